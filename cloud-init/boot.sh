@@ -80,7 +80,8 @@ signal_stack() {
 }
 
 on_error() {
-  log "command failed with status $1 at line $2: $BASH_COMMAND"
+  # A function that returns non-zero (retry, for one) has already said what failed.
+  [[ $BASH_COMMAND == return* ]] || log "command failed with status $1 at line $2: $BASH_COMMAND"
 }
 
 on_exit() {
