@@ -1,0 +1,83 @@
+//! The AWS clients `run` works with, built once from the target's profile, region and endpoint.
+//! Tests build them against a local moto server or the SDK's mock layer instead.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_cloudformation::config::ProvideCredentials;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+
+use crate::config::Target;
+use crate::error::Error;
+
+/// One client per service the tool talks to.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// Stacks, events, change sets.
+    pub cfn: aws_sdk_cloudformation::Client,
+    /// Config bucket uploads.
+    pub s3: aws_sdk_s3::Client,
+    /// Subnet lookups (VPC and zones).
+    pub ec2: aws_sdk_ec2::Client,
+    /// The public Ubuntu AMI parameter.
+    pub ssm: aws_sdk_ssm::Client,
+    /// Group and instance state.
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    /// Target health.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl Clients {
+    /// Loads the standard configuration chain, checks that a region and credentials exist (so a
+    /// missing one is a clear refusal, not a failed first call), and builds the clients.
+    pub async fn connect(target: &Target) -> Result<Clients, Error> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &target.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &target.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &target.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let conf = loader.load().await;
+        if conf.region().is_none() {
+            return Err(Error::MissingRegion);
+        }
+        let provider = conf
+            .credentials_provider()
+            .ok_or_else(|| Error::MissingCredentials("no credential provider".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| Error::MissingCredentials(one_line(&e)))?;
+        Ok(Clients::from_conf(&conf, target.endpoint_url.is_some()))
+    }
+
+    /// Clients sharing `conf`; `path_style` for S3-compatible endpoints that have no
+    /// per-bucket host names.
+    pub fn from_conf(conf: &SdkConfig, path_style: bool) -> Clients {
+        let s3 = aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(path_style)
+            .build();
+        Clients {
+            cfn: aws_sdk_cloudformation::Client::new(conf),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            ec2: aws_sdk_ec2::Client::new(conf),
+            ssm: aws_sdk_ssm::Client::new(conf),
+            autoscaling: aws_sdk_autoscaling::Client::new(conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
+        }
+    }
+}
+
+fn one_line(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,156 @@
+//! The raw command line: clap's view of flags and environment variables, checked later by `config`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Blue/green rollout of an EC2 Auto Scaling group behind HTTPS, through CloudFormation.
+///
+/// Every setting can come from a flag or an environment variable; a flag wins.
+#[derive(Debug, Parser)]
+#[command(name = "asg-deploy", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// The settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Create the stack (refused when it exists; a stack left in ROLLBACK_COMPLETE is replaced).
+    Create,
+    /// Roll out BUILD_NUMBER: a higher build brings up a new group, the same build changes settings in place.
+    Update,
+    /// Show what an update would add, modify and replace, through a change set that is then deleted.
+    Plan,
+    /// Show the stack, its build, the group's instances and their health, the outputs and recent events.
+    Status {
+        /// Keep streaming events while the stack is busy (what to run after Ctrl-C).
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Delete the stack (the config bucket is kept).
+    Delete,
+    /// Print the template and the parameters that would be sent, without calling AWS.
+    Render,
+}
+
+/// How much checking follows a successful deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum HealthCheck {
+    /// Every new instance healthy in the target group and an HTTPS request served by the new build.
+    #[default]
+    Full,
+    /// Only the target-group health of the new instances.
+    Targets,
+    /// No check.
+    Off,
+}
+
+/// Settings; each has a flag and an environment variable. Values stay strings here so that
+/// `config` can report every problem in its own words.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Settings {
+    /// Name of the CloudFormation stack.
+    #[arg(long, env = "STACK_NAME", global = true)]
+    pub stack_name: Option<String>,
+    /// Version of the fleet; a higher number brings up a new group [default: 1].
+    #[arg(long, env = "BUILD_NUMBER", global = true)]
+    pub build_number: Option<String>,
+    /// AWS profile [default: the standard credential chain].
+    #[arg(long, env = "PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// AWS region [default: AWS_REGION or the profile's].
+    #[arg(long, env = "REGION", global = true)]
+    pub region: Option<String>,
+    /// AWS-compatible endpoint, e.g. a local moto server.
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
+    pub endpoint_url: Option<String>,
+    /// Comma-separated subnet ids in two availability zones or more.
+    #[arg(long, env = "SUBNETS", global = true)]
+    pub subnets: Option<String>,
+    /// ACM certificate ARN for the HTTPS listener.
+    #[arg(long = "certificate", env = "AWSCERTIFICATE", global = true)]
+    pub certificate: Option<String>,
+    /// https URL of the application jar, optionally ending in #sha256=<hex>.
+    #[arg(long, env = "ARTIFACT_URL", global = true)]
+    pub artifact_url: Option<String>,
+    /// Comma-separated extra security group ids for the instances.
+    #[arg(long = "security-groups", env = "SG_VALUE", global = true)]
+    pub security_groups: Option<String>,
+    /// AMI id [default: Ubuntu 24.04 LTS from the public SSM parameter, pinned in the stack].
+    #[arg(long = "ami", env = "AMIID", global = true)]
+    pub ami: Option<String>,
+    /// EC2 instance type [default: t3.micro].
+    #[arg(long, env = "INSTANCETYPE", global = true)]
+    pub instance_type: Option<String>,
+    /// EC2 key pair for SSH [default: none, no SSH].
+    #[arg(long = "key-pair", env = "KP", global = true)]
+    pub key_pair: Option<String>,
+    /// CIDR allowed to SSH to the instances; needs KP.
+    #[arg(long, env = "SSH_CIDR", global = true)]
+    pub ssh_cidr: Option<String>,
+    /// Smallest group size [default: 1].
+    #[arg(long, env = "MINSIZE", global = true)]
+    pub min_size: Option<String>,
+    /// Instances a new group starts with [default: 2].
+    #[arg(long = "desired-capacity", env = "DESIREDCAPACITY", global = true)]
+    pub desired_capacity: Option<String>,
+    /// Largest group size [default: 3].
+    #[arg(long, env = "MAXSIZE", global = true)]
+    pub max_size: Option<String>,
+    /// DNS name pointed at the load balancer with a Route 53 alias; needs HOSTED_ZONE.
+    #[arg(long, env = "DNSRECORD", global = true)]
+    pub dns_record: Option<String>,
+    /// Route 53 hosted zone name holding DNSRECORD, e.g. example.com.
+    #[arg(long, env = "HOSTED_ZONE", global = true)]
+    pub hosted_zone: Option<String>,
+    /// Name of the config bucket [default: chosen by CloudFormation in the <STACK_NAME>-config stack].
+    #[arg(long, env = "CONFIG_BUCKET", global = true)]
+    pub config_bucket: Option<String>,
+    /// Boot script given to instances as user data [default: the project's cloud-init/boot.sh].
+    #[arg(long, env = "CLOUD_INIT_PATH", global = true)]
+    pub cloud_init_path: Option<PathBuf>,
+    /// https URL of the fetch binary for images without one, with FETCH_SHA256.
+    #[arg(long, env = "FETCH_URL", global = true)]
+    pub fetch_url: Option<String>,
+    /// SHA-256 (hex) of the binary at FETCH_URL.
+    #[arg(long, env = "FETCH_SHA256", global = true)]
+    pub fetch_sha256: Option<String>,
+    /// Application name: /var/www/<APP_NAME>/<APP_NAME>.jar [default: app].
+    #[arg(long, env = "APP_NAME", global = true)]
+    pub app_name: Option<String>,
+    /// SNS topic ARN notified by the operator alarms [default: none].
+    #[arg(long, env = "ALARM_TOPIC_ARN", global = true)]
+    pub alarm_topic_arn: Option<String>,
+    /// Longest wait for the stack, e.g. 900, 900s, 30m, 1h; past it an update is cancelled [default: 30m].
+    #[arg(long, env = "TIMEOUT", global = true)]
+    pub timeout: Option<String>,
+    /// Wait for a busy stack to become idle instead of refusing.
+    #[arg(long, env = "WAIT_FOR_IDLE", global = true)]
+    pub wait_for_idle: bool,
+    /// Check after a successful rollout.
+    #[arg(long, env = "HEALTH_CHECK", value_enum, default_value_t = HealthCheck::Full, global = true)]
+    pub health_check: HealthCheck,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flag_wins_over_environment_default() {
+        let cli = Cli::try_parse_from(["asg-deploy", "update", "--build-number", "7"]).unwrap();
+        assert_eq!(cli.command, Command::Update);
+        assert_eq!(cli.settings.build_number.as_deref(), Some("7"));
+    }
+}

@@ -1,0 +1,713 @@
+//! Validated settings: every check of the command line happens here, before any AWS call, and each
+//! problem becomes one sentence saying what was wrong and what to do.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{Command, HealthCheck, Settings};
+use crate::error::Error;
+use crate::template;
+
+/// EC2 refuses user data above 16 KiB (before base64).
+pub const USER_DATA_LIMIT: usize = 16 * 1024;
+
+/// What every command needs: where the stack is and how to reach AWS.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// CloudFormation stack name.
+    pub stack_name: String,
+    /// AWS profile, if not the default chain.
+    pub profile: Option<String>,
+    /// Region, if given; otherwise the SDK's chain decides.
+    pub region: Option<String>,
+    /// AWS-compatible endpoint (moto, LocalStack), if any.
+    pub endpoint_url: Option<String>,
+    /// Longest wait for the stack.
+    pub timeout: Duration,
+    /// Wait for a busy stack instead of refusing.
+    pub wait_for_idle: bool,
+    /// Checks after a successful rollout.
+    pub health_check: HealthCheck,
+}
+
+impl Target {
+    /// Name of the small stack that owns the config bucket.
+    pub fn bucket_stack_name(&self) -> String {
+        format!("{}-config", self.stack_name)
+    }
+}
+
+/// What `create`, `update`, `plan` and `render` need on top of [`Target`].
+#[derive(Debug, Clone)]
+pub struct Deploy {
+    /// Version of the fleet, at least 1.
+    pub build_number: u64,
+    /// Subnet ids (two zones or more, checked against EC2 at deploy time).
+    pub subnets: Vec<String>,
+    /// ACM certificate ARN.
+    pub certificate_arn: String,
+    /// https URL of the application jar.
+    pub artifact_url: String,
+    /// Extra security groups for the instances.
+    pub security_groups: Vec<String>,
+    /// AMI id; `None` resolves Ubuntu 24.04 LTS (create) or keeps the pinned one (update).
+    pub ami: Option<String>,
+    /// EC2 instance type.
+    pub instance_type: String,
+    /// EC2 key pair, if SSH is wanted.
+    pub key_pair: Option<String>,
+    /// CIDR allowed to SSH.
+    pub ssh_cidr: Option<String>,
+    /// Group sizes, min <= desired <= max.
+    pub min_size: u32,
+    /// See `min_size`.
+    pub desired_capacity: u32,
+    /// See `min_size`.
+    pub max_size: u32,
+    /// DNS name and its hosted zone (with the trailing dot), when an alias is wanted.
+    pub dns: Option<(String, String)>,
+    /// Config bucket name, when the operator chose it.
+    pub config_bucket: Option<String>,
+    /// The boot script text.
+    pub boot_script: String,
+    /// Where the boot script came from, for messages.
+    pub boot_script_source: String,
+    /// fetch binary URL and checksum for images without one.
+    pub fetch: Option<(String, String)>,
+    /// Application name.
+    pub app_name: String,
+    /// SNS topic for the operator alarms.
+    pub alarm_topic_arn: Option<String>,
+}
+
+/// The checked configuration of one invocation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The command to run.
+    pub command: Command,
+    /// Where and how.
+    pub target: Target,
+    /// Deployment settings; present for create, update, plan and render.
+    pub deploy: Option<Deploy>,
+}
+
+/// Accumulates one sentence per problem so the operator sees all of them at once.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, msg: impl Into<String>) {
+        self.0.push(msg.into());
+    }
+}
+
+impl Config {
+    /// Checks the raw settings for `command`; reports every problem found.
+    pub fn from_settings(command: Command, s: &Settings) -> Result<Config, Error> {
+        let mut p = Problems::default();
+        let target = target(s, &mut p);
+        let deploy = match command {
+            Command::Create | Command::Update | Command::Plan | Command::Render => {
+                Some(deploy(s, &target.stack_name, &mut p))
+            }
+            Command::Status { .. } | Command::Delete => None,
+        };
+        if p.0.is_empty() {
+            Ok(Config {
+                command,
+                target,
+                deploy,
+            })
+        } else {
+            Err(Error::Invalid(p.0))
+        }
+    }
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn target(s: &Settings, p: &mut Problems) -> Target {
+    let stack_name = match non_empty(&s.stack_name) {
+        None => {
+            p.add("STACK_NAME is required: set STACK_NAME or --stack-name to the CloudFormation stack name.");
+            String::new()
+        }
+        Some(name) => {
+            // 128 is CloudFormation's limit; "-config" is appended for the bucket stack.
+            let ok = name.len() <= 121
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !ok {
+                p.add(format!("STACK_NAME {name:?} is not a valid stack name: use a letter, then letters, digits and hyphens, at most 121 characters."));
+            }
+            name.to_string()
+        }
+    };
+    let region = non_empty(&s.region).map(str::to_string);
+    if let Some(r) = &region {
+        let ok = r.split('-').count() >= 3
+            && r.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            p.add(format!(
+                "REGION {r:?} is not an AWS region name: use a name such as eu-west-1."
+            ));
+        }
+    }
+    let endpoint_url = non_empty(&s.endpoint_url).map(str::to_string);
+    if let Some(e) = &endpoint_url {
+        match url::Url::parse(e) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => p.add(format!(
+                "AWS_ENDPOINT_URL {e:?} is not an http(s) URL: use e.g. http://127.0.0.1:5000."
+            )),
+        }
+    }
+    let timeout = match non_empty(&s.timeout) {
+        None => Duration::from_secs(30 * 60),
+        Some(t) => match parse_duration(t) {
+            Some(d) if !d.is_zero() => d,
+            _ => {
+                p.add(format!("TIMEOUT {t:?} is not a duration: use seconds (900) or a number with s, m or h (15m)."));
+                Duration::from_secs(30 * 60)
+            }
+        },
+    };
+    Target {
+        stack_name,
+        profile: non_empty(&s.profile).map(str::to_string),
+        region,
+        endpoint_url,
+        timeout,
+        wait_for_idle: s.wait_for_idle,
+        health_check: s.health_check,
+    }
+}
+
+/// "900", "900s", "15m", "1h".
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().ok()?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
+    let build_number = match non_empty(&s.build_number) {
+        None => 1,
+        Some(b) => match b.parse::<u64>() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                p.add(format!("BUILD_NUMBER {b:?} is not a positive integer: use 1, 2, 3, ... (higher for every new build)."));
+                1
+            }
+        },
+    };
+
+    let subnets = match non_empty(&s.subnets) {
+        None => {
+            p.add("SUBNETS is required: set it to comma-separated subnet ids in two availability zones or more (subnet-0abc...,subnet-0def...).");
+            Vec::new()
+        }
+        Some(list) => {
+            let ids = split_list(list);
+            for id in &ids {
+                if !is_aws_id(id, "subnet") {
+                    p.add(format!("SUBNETS entry {id:?} is not a subnet id: use ids of the form subnet-0123456789abcdef0."));
+                }
+            }
+            let mut unique = ids.clone();
+            unique.sort();
+            unique.dedup();
+            if unique.len() < 2 {
+                p.add("SUBNETS lists fewer than two subnets: give subnets in two availability zones or more, so the load balancer and the group survive a zone failure.");
+            }
+            ids
+        }
+    };
+
+    let certificate_arn = match non_empty(&s.certificate) {
+        None => {
+            p.add("AWSCERTIFICATE is required: set it to the ARN of an ACM certificate for the HTTPS listener.");
+            String::new()
+        }
+        Some(c) => {
+            if !is_acm_arn(c) {
+                p.add(format!("AWSCERTIFICATE {c:?} is not an ACM certificate ARN: use arn:aws:acm:REGION:ACCOUNT:certificate/ID."));
+            }
+            c.to_string()
+        }
+    };
+
+    let artifact_url = match non_empty(&s.artifact_url) {
+        None => {
+            p.add("ARTIFACT_URL is required: set it to the https URL of the application jar (optionally ending in #sha256=<hex>).");
+            String::new()
+        }
+        Some(a) => {
+            if let Err(why) = check_https_url(a, true) {
+                p.add(format!("ARTIFACT_URL {a:?} {why}."));
+            }
+            a.to_string()
+        }
+    };
+
+    let security_groups = non_empty(&s.security_groups)
+        .map(split_list)
+        .unwrap_or_default();
+    for sg in &security_groups {
+        if !is_aws_id(sg, "sg") {
+            p.add(format!(
+                "SG_VALUE entry {sg:?} is not a security group id: use ids of the form sg-0123456789abcdef0."
+            ));
+        }
+    }
+
+    let ami = non_empty(&s.ami).map(str::to_string);
+    if let Some(a) = &ami
+        && !is_aws_id(a, "ami")
+    {
+        p.add(format!("AMIID {a:?} is not an AMI id: use the form ami-0123456789abcdef0, or leave it unset for Ubuntu 24.04 LTS."));
+    }
+
+    let instance_type = non_empty(&s.instance_type)
+        .unwrap_or("t3.micro")
+        .to_string();
+    if !is_instance_type(&instance_type) {
+        p.add(format!(
+            "INSTANCETYPE {instance_type:?} is not an EC2 instance type: use the form t3.micro."
+        ));
+    }
+
+    let key_pair = non_empty(&s.key_pair).map(str::to_string);
+    if let Some(k) = &key_pair
+        && (k.len() > 255 || k.contains('\'') || !k.is_ascii())
+    {
+        p.add(format!(
+            "KP {k:?} is not a key pair name: use the ASCII name shown by EC2, at most 255 characters."
+        ));
+    }
+    let ssh_cidr = non_empty(&s.ssh_cidr).map(str::to_string);
+    if let Some(c) = &ssh_cidr {
+        if key_pair.is_none() {
+            p.add("SSH_CIDR is set but KP is not: SSH is opened only with a key pair; set KP or unset SSH_CIDR.");
+        }
+        if !is_ipv4_cidr(c) {
+            p.add(format!(
+                "SSH_CIDR {c:?} is not an IPv4 CIDR: use the form 203.0.113.7/32."
+            ));
+        }
+    }
+
+    let min_size = size(s.min_size.as_ref(), "MINSIZE", 1, p);
+    let desired_capacity = size(s.desired_capacity.as_ref(), "DESIREDCAPACITY", 2, p);
+    let max_size = size(s.max_size.as_ref(), "MAXSIZE", 3, p);
+    if !(min_size <= desired_capacity && desired_capacity <= max_size) {
+        p.add(format!("Group sizes must satisfy MINSIZE <= DESIREDCAPACITY <= MAXSIZE, got {min_size} <= {desired_capacity} <= {max_size}: adjust them."));
+    }
+    if desired_capacity == 0 {
+        p.add("DESIREDCAPACITY must be at least 1: a new group waits for that many instances to signal a good boot.");
+    }
+
+    let dns = match (non_empty(&s.dns_record), non_empty(&s.hosted_zone)) {
+        (None, None) => None,
+        (Some(_), None) => {
+            p.add("DNSRECORD is set but HOSTED_ZONE is not: set HOSTED_ZONE to the Route 53 zone name that holds it (e.g. example.com).");
+            None
+        }
+        (None, Some(_)) => {
+            p.add("HOSTED_ZONE is set but DNSRECORD is not: set DNSRECORD to the name to point at the load balancer, or unset HOSTED_ZONE.");
+            None
+        }
+        (Some(record), Some(zone)) => {
+            let record = record.trim_end_matches('.').to_ascii_lowercase();
+            let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+            if !is_dns_name(&record) {
+                p.add(format!(
+                    "DNSRECORD {record:?} is not a DNS name: use the form app.example.com."
+                ));
+            }
+            if !is_dns_name(&zone) {
+                p.add(format!(
+                    "HOSTED_ZONE {zone:?} is not a DNS zone name: use the form example.com."
+                ));
+            }
+            if record != zone && !record.ends_with(&format!(".{zone}")) {
+                p.add(format!("DNSRECORD {record:?} is not inside HOSTED_ZONE {zone:?}: use a name in that zone."));
+            }
+            Some((record, format!("{zone}.")))
+        }
+    };
+
+    let config_bucket = non_empty(&s.config_bucket).map(str::to_string);
+    if let Some(b) = &config_bucket
+        && !is_bucket_name(b)
+    {
+        p.add(format!("CONFIG_BUCKET {b:?} is not a valid bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens."));
+    }
+
+    let fetch = match (non_empty(&s.fetch_url), non_empty(&s.fetch_sha256)) {
+        (None, None) => None,
+        (Some(u), sha) => {
+            if let Err(why) = check_https_url(u, false) {
+                p.add(format!("FETCH_URL {u:?} {why}."));
+            }
+            match sha {
+                Some(h) if is_sha256(h) => Some((u.to_string(), h.to_ascii_lowercase())),
+                Some(h) => {
+                    p.add(format!(
+                        "FETCH_SHA256 {h:?} is not a SHA-256: use 64 hexadecimal digits."
+                    ));
+                    None
+                }
+                None => {
+                    p.add("FETCH_URL is set but FETCH_SHA256 is not: give the binary's SHA-256 so instances verify what they run.");
+                    None
+                }
+            }
+        }
+        (None, Some(_)) => {
+            p.add("FETCH_SHA256 is set but FETCH_URL is not: set both or neither.");
+            None
+        }
+    };
+
+    let app_name = non_empty(&s.app_name).unwrap_or("app").to_string();
+    let app_ok = app_name.len() <= 64
+        && app_name.starts_with(|c: char| c.is_ascii_lowercase())
+        && app_name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !app_ok {
+        p.add(format!("APP_NAME {app_name:?} is not a valid name: use a lowercase letter, then lowercase letters, digits and hyphens."));
+    }
+
+    let alarm_topic_arn = non_empty(&s.alarm_topic_arn).map(str::to_string);
+    if let Some(t) = &alarm_topic_arn
+        && !(t.starts_with("arn:aws") && t.contains(":sns:"))
+    {
+        p.add(format!(
+            "ALARM_TOPIC_ARN {t:?} is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME."
+        ));
+    }
+
+    let (boot_script, boot_script_source) = match &s.cloud_init_path {
+        None => (
+            template::DEFAULT_BOOT_SCRIPT.to_string(),
+            "the built-in cloud-init/boot.sh".to_string(),
+        ),
+        Some(path) => match read_script(path) {
+            Ok(text) => (text, path.display().to_string()),
+            Err(why) => {
+                p.add(format!("CLOUD_INIT_PATH {} {why}.", path.display()));
+                (String::new(), path.display().to_string())
+            }
+        },
+    };
+    let settings_len = template::settings_block_upper_bound(
+        stack_name,
+        build_number,
+        &artifact_url,
+        fetch.as_ref(),
+        &app_name,
+    );
+    let user_data_len = settings_len + boot_script.len();
+    if user_data_len > USER_DATA_LIMIT {
+        p.add(format!("The boot script from {boot_script_source} makes the user data {user_data_len} bytes, over EC2's {USER_DATA_LIMIT}-byte limit: shorten it (move work into files the script downloads)."));
+    }
+
+    Deploy {
+        build_number,
+        subnets,
+        certificate_arn,
+        artifact_url,
+        security_groups,
+        ami,
+        instance_type,
+        key_pair,
+        ssh_cidr,
+        min_size,
+        desired_capacity,
+        max_size,
+        dns,
+        config_bucket,
+        boot_script,
+        boot_script_source,
+        fetch,
+        app_name,
+        alarm_topic_arn,
+    }
+}
+
+fn read_script(path: &PathBuf) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!("cannot be read ({e}): point it at a readable boot script, or unset it for the built-in one")
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| "is not UTF-8 text: user data must be a text script".to_string())
+}
+
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn size(raw: Option<&String>, name: &str, default: u32, p: &mut Problems) -> u32 {
+    match raw.map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => default,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if n <= 10_000 => n,
+            _ => {
+                p.add(format!(
+                    "{name} {v:?} is not a group size: use a whole number from 0 to 10000."
+                ));
+                default
+            }
+        },
+    }
+}
+
+/// `prefix-` followed by 8 or 17 lowercase hex digits, as EC2 ids are.
+pub fn is_aws_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            matches!(hex.len(), 8 | 17)
+                && hex
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        })
+}
+
+/// arn:PARTITION:acm:REGION:ACCOUNT(12 digits):certificate/ID
+pub fn is_acm_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6 {
+        return false;
+    }
+    let id = parts[5].strip_prefix("certificate/");
+    parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "acm"
+        && !parts[3].is_empty()
+        && parts[3]
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && id.is_some_and(|id| {
+            !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+fn is_instance_type(t: &str) -> bool {
+    match t.split_once('.') {
+        Some((family, size)) => {
+            !family.is_empty()
+                && !size.is_empty()
+                && family.starts_with(|c: char| c.is_ascii_lowercase())
+                && (family.chars().chain(size.chars()))
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        }
+        None => false,
+    }
+}
+
+fn is_ipv4_cidr(c: &str) -> bool {
+    match c.split_once('/') {
+        Some((ip, bits)) => {
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+        }
+        None => false,
+    }
+}
+
+fn is_dns_name(n: &str) -> bool {
+    n.len() <= 253
+        && n.contains('.')
+        && n.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
+        })
+}
+
+fn is_bucket_name(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn is_sha256(h: &str) -> bool {
+    h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// An https URL that is safe inside the boot script's single quotes; the reason when it is not.
+fn check_https_url(u: &str, allow_checksum: bool) -> Result<(), String> {
+    if u.contains('\'') || u.chars().any(char::is_whitespace) {
+        return Err("contains a quote or a space: percent-encode it".into());
+    }
+    let parsed =
+        url::Url::parse(u).map_err(|e| format!("is not a URL ({e}): use an https:// URL"))?;
+    if parsed.scheme() != "https" || parsed.host().is_none() {
+        return Err("is not an https URL: instances download only over TLS".into());
+    }
+    match parsed.fragment() {
+        None => Ok(()),
+        Some(f) if allow_checksum && f.strip_prefix("sha256=").is_some_and(is_sha256) => Ok(()),
+        Some(_) if allow_checksum => {
+            Err("has a fragment other than #sha256=<64 hex digits>: fix or remove it".into())
+        }
+        Some(_) => Err("must not have a #fragment: remove it".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Settings {
+        Settings {
+            stack_name: Some("web".into()),
+            subnets: Some("subnet-0123456789abcdef0,subnet-11111111".into()),
+            certificate: Some(
+                "arn:aws:acm:eu-west-1:123456789012:certificate/1a2b3c4d-aaaa-bbbb-cccc-123456789012"
+                    .into(),
+            ),
+            artifact_url: Some("https://example.com/app-7.jar".into()),
+            ..Settings::default()
+        }
+    }
+
+    fn problems(s: &Settings) -> Vec<String> {
+        match Config::from_settings(Command::Update, s) {
+            Ok(_) => Vec::new(),
+            Err(Error::Invalid(p)) => p,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+
+    #[test]
+    fn defaults_fill_in() {
+        let c = Config::from_settings(Command::Create, &good()).unwrap();
+        let d = c.deploy.unwrap();
+        assert_eq!(d.build_number, 1);
+        assert_eq!((d.min_size, d.desired_capacity, d.max_size), (1, 2, 3));
+        assert_eq!(d.instance_type, "t3.micro");
+        assert_eq!(d.app_name, "app");
+        assert_eq!(c.target.timeout, Duration::from_secs(1800));
+        assert!(!d.boot_script.is_empty());
+    }
+
+    #[test]
+    fn status_needs_only_the_stack_name() {
+        let s = Settings {
+            stack_name: Some("web".into()),
+            ..Settings::default()
+        };
+        assert!(Config::from_settings(Command::Status { watch: false }, &s).is_ok());
+        assert!(Config::from_settings(Command::Delete, &s).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let s = Settings {
+            build_number: Some("0".into()),
+            subnets: Some("subnet-zz".into()),
+            ..Settings::default()
+        };
+        let p = problems(&s);
+        assert!(p.iter().any(|m| m.starts_with("STACK_NAME is required")));
+        assert!(p.iter().any(|m| m.starts_with("BUILD_NUMBER \"0\"")));
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("SUBNETS entry \"subnet-zz\""))
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("AWSCERTIFICATE is required"))
+        );
+        assert!(p.iter().any(|m| m.starts_with("ARTIFACT_URL is required")));
+        assert!(p.iter().all(|m| !m.contains('\n')));
+    }
+
+    #[test]
+    fn sizes_must_be_ordered() {
+        let mut s = good();
+        s.min_size = Some("3".into());
+        s.desired_capacity = Some("2".into());
+        let p = problems(&s);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("MINSIZE <= DESIREDCAPACITY <= MAXSIZE"));
+    }
+
+    #[test]
+    fn ids_are_checked_by_form() {
+        assert!(is_aws_id("sg-0123abcd", "sg"));
+        assert!(is_aws_id("ami-0123456789abcdef0", "ami"));
+        assert!(!is_aws_id("ami-0123", "ami"));
+        assert!(!is_aws_id("sg-0123ABCD", "sg"));
+        assert!(!is_aws_id("subnet-0123abcd", "sg"));
+        assert!(is_acm_arn(
+            "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"
+        ));
+        assert!(!is_acm_arn(
+            "arn:aws:iam::123456789012:server-certificate/abc"
+        ));
+        assert!(!is_acm_arn("arn:aws:acm:us-east-1:1234:certificate/abc"));
+    }
+
+    #[test]
+    fn urls_cannot_break_the_boot_script_quotes() {
+        let mut s = good();
+        s.artifact_url = Some("https://example.com/a'b.jar".into());
+        assert!(problems(&s)[0].contains("quote"));
+        s.artifact_url = Some("http://example.com/a.jar".into());
+        assert!(problems(&s)[0].contains("not an https URL"));
+        s.artifact_url = Some(format!(
+            "https://example.com/a.jar#sha256={}",
+            "a".repeat(64)
+        ));
+        assert!(problems(&s).is_empty());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn oversized_boot_script_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.sh");
+        std::fs::write(&path, "#".repeat(USER_DATA_LIMIT)).unwrap();
+        let mut s = good();
+        s.cloud_init_path = Some(path);
+        let p = problems(&s);
+        assert_eq!(p.len(), 1);
+        assert!(p[0].contains("over EC2's 16384-byte limit"), "{p:?}");
+    }
+}

@@ -1,0 +1,152 @@
+//! The config bucket: a small stack of its own (created on first use) holding, under
+//! `builds/<BUILD_NUMBER>/`, the nginx site and systemd unit each fleet boots with.
+
+use aws_sdk_cloudformation::types::{Capability, Parameter};
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::aws::Clients;
+use crate::config::{Deploy, Target};
+use crate::error::Error;
+use crate::events::{WatchEnd, Watcher};
+use crate::progress::Display;
+use crate::session::Session;
+use crate::stack;
+use crate::template;
+
+/// The objects every build gets, with their content; the boot script fetches exactly these.
+pub fn build_files() -> [(&'static str, &'static str); 2] {
+    [
+        ("app.conf", template::NGINX_SITE),
+        ("app.service", template::SYSTEMD_UNIT),
+    ]
+}
+
+/// The key of `file` for `build`.
+pub fn key(build: u64, file: &str) -> String {
+    format!("builds/{build}/{file}")
+}
+
+/// The bucket's name if its stack exists and is usable.
+pub async fn existing(clients: &Clients, target: &Target) -> Result<Option<String>, Error> {
+    let name = target.bucket_stack_name();
+    Ok(stack::describe(&clients.cfn, &name)
+        .await?
+        .and_then(|s| s.outputs.get("BucketName").cloned()))
+}
+
+/// Returns the config bucket, creating its stack first when there is none.
+pub async fn ensure(session: &Session<'_>, deploy: &Deploy) -> Result<String, Error> {
+    let Session {
+        clients,
+        target,
+        display,
+        ..
+    } = session;
+    let name = target.bucket_stack_name();
+    let current = stack::describe(&clients.cfn, &name).await?;
+    let bucket = match current {
+        Some(s) if stack::is_success(&s.status) || stack::is_updatable(&s.status) => s
+            .outputs
+            .get("BucketName")
+            .cloned()
+            .ok_or_else(|| Error::Refused(format!("stack {name} has no BucketName output: delete it so asg-deploy can create the config bucket again")))?,
+        Some(s) => {
+            return Err(Error::Refused(format!(
+                "config bucket stack {name} is in {}: wait for it, or delete it if it failed, then run again",
+                s.status
+            )));
+        }
+        None => create(session, &name, deploy.config_bucket.as_deref()).await?,
+    };
+    if let Some(wanted) = &deploy.config_bucket
+        && wanted != &bucket
+    {
+        return Err(Error::Refused(format!(
+            "CONFIG_BUCKET {wanted} differs from bucket {bucket} of stack {name}: unset CONFIG_BUCKET or set it to {bucket}"
+        )));
+    }
+    display.line(format!("Config bucket {bucket} (stack {name})"));
+    Ok(bucket)
+}
+
+async fn create(session: &Session<'_>, name: &str, bucket: Option<&str>) -> Result<String, Error> {
+    let Session {
+        clients, display, ..
+    } = session;
+    display.line(format!("Creating the config bucket stack {name}"));
+    let body = template::compact(&template::bucket_template()?);
+    let out = clients
+        .cfn
+        .create_stack()
+        .stack_name(name)
+        .template_body(body)
+        .parameters(
+            Parameter::builder()
+                .parameter_key("BucketName")
+                .parameter_value(bucket.unwrap_or_default())
+                .build(),
+        )
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await
+        .map_err(|e| crate::error::aws("CreateStack (config bucket)", e))?;
+    let id = out.stack_id().unwrap_or(name).to_string();
+    let end = Watcher {
+        cfn: &clients.cfn,
+        stack: id.clone(),
+        last_seen: None,
+        deadline: session.deadline(),
+        shutdown: session.shutdown.clone(),
+        display,
+        poll: session.poll,
+    }
+    .run()
+    .await?;
+    match end {
+        WatchEnd::Finished { status, .. } if stack::is_success(&status) => {}
+        WatchEnd::Finished { status, reasons } => {
+            return Err(Error::StackFailed {
+                stack: name.to_string(),
+                status,
+                reasons,
+            });
+        }
+        WatchEnd::TimedOut => {
+            return Err(Error::TimedOut {
+                stack: name.to_string(),
+                after: session.target.timeout,
+                cancelled: false,
+            });
+        }
+        WatchEnd::Interrupted => return Err(session.interrupted()),
+    }
+    existing(clients, session.target)
+        .await?
+        .ok_or_else(|| Error::Refused(format!("stack {name} has no BucketName output")))
+}
+
+/// Uploads this build's nginx site and systemd unit; returns the keys written.
+pub async fn upload(
+    clients: &Clients,
+    bucket: &str,
+    build: u64,
+    display: &Display,
+) -> Result<Vec<String>, Error> {
+    let mut keys = Vec::new();
+    for (file, body) in build_files() {
+        let key = key(build, file);
+        clients
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type("text/plain; charset=utf-8")
+            .body(ByteStream::from_static(body.as_bytes()))
+            .send()
+            .await
+            .map_err(|e| crate::error::aws(&format!("PutObject s3://{bucket}/{key}"), e))?;
+        display.line(format!("Uploaded s3://{bucket}/{key}"));
+        keys.push(key);
+    }
+    Ok(keys)
+}

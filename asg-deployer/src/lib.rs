@@ -1,0 +1,78 @@
+//! asg-deploy: blue/green rollout of an EC2 Auto Scaling group behind HTTPS, through CloudFormation.
+//!
+//! Data flows one way: `cli` (raw flags) -> `config` (checked settings) -> `rollout`, `plan`,
+//! `status` (the commands) -> `events` (live stack events) -> `health` -> `exit_code`.
+//! `template` owns the embedded templates and boot assets, `config_bucket` the bucket stack and
+//! uploads, `stack` the reading of stacks, `aws` the clients, `error` the one error type.
+
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod config_bucket;
+pub mod error;
+pub mod events;
+pub mod exit_code;
+pub mod health;
+pub mod plan;
+pub mod progress;
+pub mod rollout;
+pub mod session;
+pub mod stack;
+pub mod status;
+pub mod template;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::Clients;
+use crate::cli::Command;
+use crate::config::Config;
+use crate::error::Error;
+use crate::progress::Display;
+use crate::session::Session;
+use crate::template::Resolved;
+
+/// Runs one command. `clients` is `None` only for `render`, which never calls AWS; `shutdown`
+/// is cancelled by Ctrl-C and stops the watching, never the deployment.
+pub async fn run(
+    config: &Config,
+    clients: Option<&Clients>,
+    display: &Display,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    if config.command == Command::Render {
+        return render(config, display);
+    }
+    let clients = clients.ok_or_else(|| Error::MissingCredentials("no AWS clients".into()))?;
+    let session = Session::new(clients, &config.target, display, shutdown);
+    let deploy = config.deploy.as_ref();
+    match (config.command, deploy) {
+        (Command::Create, Some(d)) => rollout::create(&session, d).await,
+        (Command::Update, Some(d)) => rollout::update(&session, d).await,
+        (Command::Plan, Some(d)) => plan::plan(&session, d).await,
+        (Command::Status { watch }, _) => status::show(&session, watch).await,
+        (Command::Delete, _) => rollout::delete(&session).await,
+        _ => Err(Error::Invalid(vec![
+            "this command needs the deployment settings".into(),
+        ])),
+    }
+}
+
+/// Prints the template and parameters; what AWS alone can tell is shown as a placeholder.
+fn render(config: &Config, display: &Display) -> Result<(), Error> {
+    let deploy = config
+        .deploy
+        .as_ref()
+        .ok_or_else(|| Error::Invalid(vec!["render needs the deployment settings".into()]))?;
+    let resolved =
+        Resolved {
+            ami: deploy.ami.clone().unwrap_or_else(|| {
+                "<Ubuntu 24.04 LTS AMI, resolved from SSM at deploy time>".into()
+            }),
+            vpc_id: "<VPC of SUBNETS, resolved at deploy time>".into(),
+            config_bucket: deploy.config_bucket.clone().unwrap_or_else(|| {
+                format!("<bucket of stack {}>", config.target.bucket_stack_name())
+            }),
+        };
+    display.line(template::render(deploy, &resolved)?.trim_end());
+    Ok(())
+}

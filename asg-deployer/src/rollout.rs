@@ -1,0 +1,492 @@
+//! The rollout rules: create, update and delete the application stack, refusing what would
+//! hurt (existing, missing or busy stacks, an older build), and following each change to its end.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_cloudformation::types::{Capability, Parameter};
+use tokio::time::Instant;
+
+use crate::config::Deploy;
+use crate::config_bucket;
+use crate::error::{Error, humanize};
+use crate::events::{WatchEnd, Watcher, newest_event_id};
+use crate::health;
+use crate::session::Session;
+use crate::stack::{self, StackInfo};
+use crate::template::{self, Resolved};
+
+/// The public SSM parameters Canonical keeps pointing at the current Ubuntu 24.04 LTS AMIs.
+const UBUNTU_AMI_PARAMETER_AMD64: &str =
+    "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
+const UBUNTU_AMI_PARAMETER_ARM64: &str =
+    "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id";
+
+/// The stack as it is now; waits for it when busy and `--wait-for-idle` is set, refuses otherwise.
+pub async fn current_idle(session: &Session<'_>) -> Result<Option<StackInfo>, Error> {
+    let name = &session.target.stack_name;
+    let Some(info) = stack::describe(&session.clients.cfn, name).await? else {
+        return Ok(None);
+    };
+    if !stack::is_in_progress(&info.status) {
+        return Ok(Some(info));
+    }
+    if !session.target.wait_for_idle {
+        return Err(Error::Refused(format!(
+            "stack {name} is busy ({}): wait for it to finish, or pass --wait-for-idle",
+            info.status
+        )));
+    }
+    session.display.line(format!(
+        "Stack {name} is busy ({}); waiting for it to finish",
+        info.status
+    ));
+    let last_seen = newest_event_id(&session.clients.cfn, &info.id).await?;
+    match watch(session, &info.id, last_seen).await? {
+        WatchEnd::Finished { .. } => stack::describe(&session.clients.cfn, name).await,
+        WatchEnd::TimedOut => Err(Error::Refused(format!(
+            "stack {name} stayed busy for {}: try again later",
+            humanize(session.target.timeout)
+        ))),
+        WatchEnd::Interrupted => Err(session.interrupted()),
+    }
+}
+
+fn watch<'s>(
+    session: &'s Session<'_>,
+    stack: &str,
+    last_seen: Option<String>,
+) -> impl Future<Output = Result<WatchEnd, Error>> + 's {
+    Watcher {
+        cfn: &session.clients.cfn,
+        stack: stack.to_string(),
+        last_seen,
+        deadline: session.deadline(),
+        shutdown: session.shutdown.clone(),
+        display: session.display,
+        poll: session.poll,
+    }
+    .run()
+}
+
+/// `create`: refuses an existing stack, replaces one left in ROLLBACK_COMPLETE.
+pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error> {
+    let name = &session.target.stack_name;
+    if let Some(info) = current_idle(session).await? {
+        if info.status != "ROLLBACK_COMPLETE" {
+            return Err(Error::Refused(format!(
+                "stack {name} already exists ({}, build {}): use `asg-deploy update` to roll out a build",
+                info.status,
+                info.build_number()
+                    .map_or_else(|| "unknown".to_string(), |b| b.to_string())
+            )));
+        }
+        session.display.line(format!(
+            "Stack {name} is in ROLLBACK_COMPLETE after a failed first create; deleting it and creating it again"
+        ));
+        delete_stack(session, &info).await?;
+    }
+    let resolved = resolve(session, deploy, None).await?;
+    let bucket = config_bucket::ensure(session, deploy).await?;
+    config_bucket::upload(
+        session.clients,
+        &bucket,
+        deploy.build_number,
+        session.display,
+    )
+    .await?;
+    let resolved = Resolved {
+        config_bucket: bucket,
+        ..resolved
+    };
+    let body = template::compact(&template::app_template(&deploy.boot_script)?);
+    let params = template::parameters(deploy, &resolved);
+    session.display.line(format!(
+        "Creating stack {name} with build {}",
+        deploy.build_number
+    ));
+    let out = session
+        .clients
+        .cfn
+        .create_stack()
+        .stack_name(name)
+        .template_body(body)
+        .set_parameters(Some(sdk_parameters(&params)))
+        .capabilities(Capability::CapabilityIam)
+        .timeout_in_minutes(session.target.timeout.as_secs().div_ceil(60).max(1) as i32)
+        .send()
+        .await
+        .map_err(|e| crate::error::aws("CreateStack", e))?;
+    let id = out.stack_id().unwrap_or(name).to_string();
+    follow(session, &id, None, false).await?;
+    finish(session, deploy.build_number).await
+}
+
+/// `update`: refuses a missing stack or a lower build; "nothing to update" is a success.
+pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error> {
+    let name = &session.target.stack_name;
+    let Some(info) = current_idle(session).await? else {
+        return Err(Error::Refused(format!(
+            "stack {name} does not exist: use `asg-deploy create` first"
+        )));
+    };
+    if !stack::is_updatable(&info.status) {
+        let hint = if info.status == "ROLLBACK_COMPLETE" {
+            "its first create failed; run `asg-deploy create` to replace it"
+        } else {
+            "fix it in the CloudFormation console first"
+        };
+        return Err(Error::Refused(format!(
+            "stack {name} is in {} and cannot be updated: {hint}",
+            info.status
+        )));
+    }
+    let running = info.build_number().unwrap_or(0);
+    let build = deploy.build_number;
+    if build < running {
+        return Err(Error::Refused(format!(
+            "BUILD_NUMBER {build} is lower than the running build {running}: deploy {running} or higher (roll back by deploying the old artifact under a new number)"
+        )));
+    }
+    let resolved = resolve(session, deploy, Some(&info)).await?;
+    let bucket = info
+        .parameters
+        .get("ConfigBucket")
+        .cloned()
+        .filter(|b| !b.is_empty());
+    let bucket = match bucket {
+        Some(b) => b,
+        None => config_bucket::ensure(session, deploy).await?,
+    };
+    let resolved = Resolved {
+        config_bucket: bucket.clone(),
+        ..resolved
+    };
+    let template = template::app_template(&deploy.boot_script)?;
+    let params = template::parameters(deploy, &resolved);
+    let stored = stack::template(&session.clients.cfn, &info.id).await?;
+    let changed = changed_parameters(&info.parameters, &params);
+    if changed.is_empty() && stored.as_ref() == Some(&template) {
+        session.display.line(format!(
+            "Nothing to update: stack {name} already runs build {build} with these settings."
+        ));
+        return Ok(());
+    }
+    if build > running {
+        session.display.line(format!(
+            "Rolling out build {build} (running {running}): a new group replaces the old one once healthy"
+        ));
+    } else {
+        session.display.line(format!(
+            "Same build {build}: changing {} in place (no new fleet)",
+            if changed.is_empty() {
+                "the template".to_string()
+            } else {
+                changed.into_iter().collect::<Vec<_>>().join(", ")
+            }
+        ));
+    }
+    config_bucket::upload(session.clients, &bucket, build, session.display).await?;
+    let last_seen = newest_event_id(&session.clients.cfn, &info.id).await?;
+    let sent = session
+        .clients
+        .cfn
+        .update_stack()
+        .stack_name(&info.id)
+        .template_body(template::compact(&template))
+        .set_parameters(Some(sdk_parameters(&params)))
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await;
+    if let Err(e) = sent {
+        let c = crate::error::classify(&e);
+        if c.kind == crate::error::AwsErrorKind::NoUpdates {
+            session.display.line(format!(
+                "Nothing to update: CloudFormation found no change for stack {name}."
+            ));
+            return Ok(());
+        }
+        return Err(c.into_error("UpdateStack"));
+    }
+    follow(session, &info.id, last_seen, true).await?;
+    finish(session, build).await
+}
+
+/// `delete`: removes the application stack; the config bucket is kept.
+pub async fn delete(session: &Session<'_>) -> Result<(), Error> {
+    let name = &session.target.stack_name;
+    let Some(info) = current_idle(session).await? else {
+        return Err(Error::Refused(format!(
+            "stack {name} does not exist: nothing to delete"
+        )));
+    };
+    delete_stack(session, &info).await?;
+    session.display.line(format!(
+        "Deleted stack {name} in {}. The config bucket stack {} is kept (its bucket is retained even when that stack is deleted).",
+        humanize(session.started.elapsed()),
+        session.target.bucket_stack_name()
+    ));
+    Ok(())
+}
+
+async fn delete_stack(session: &Session<'_>, info: &StackInfo) -> Result<(), Error> {
+    let last_seen = newest_event_id(&session.clients.cfn, &info.id).await?;
+    session
+        .clients
+        .cfn
+        .delete_stack()
+        .stack_name(&info.id)
+        .send()
+        .await
+        .map_err(|e| crate::error::aws("DeleteStack", e))?;
+    follow(session, &info.id, last_seen, false).await
+}
+
+/// Follows a stack change to its end. Past the deadline an update is cancelled, so
+/// CloudFormation rolls it back, and the rollback is followed too.
+async fn follow(
+    session: &Session<'_>,
+    stack_id: &str,
+    last_seen: Option<String>,
+    cancel_on_timeout: bool,
+) -> Result<(), Error> {
+    let name = session.target.stack_name.clone();
+    match watch(session, stack_id, last_seen).await? {
+        WatchEnd::Finished { status, .. } if stack::is_success(&status) => Ok(()),
+        WatchEnd::Finished { status, reasons } => Err(Error::StackFailed {
+            stack: name,
+            status,
+            reasons,
+        }),
+        WatchEnd::Interrupted => Err(session.interrupted()),
+        WatchEnd::TimedOut if !cancel_on_timeout => Err(Error::TimedOut {
+            stack: name,
+            after: session.target.timeout,
+            cancelled: false,
+        }),
+        WatchEnd::TimedOut => {
+            session.display.line(format!(
+                "Timed out after {}: cancelling the update of {name}; CloudFormation rolls it back",
+                humanize(session.target.timeout)
+            ));
+            let last_seen = newest_event_id(&session.clients.cfn, stack_id).await?;
+            session
+                .clients
+                .cfn
+                .cancel_update_stack()
+                .stack_name(stack_id)
+                .send()
+                .await
+                .map_err(|e| crate::error::aws("CancelUpdateStack", e))?;
+            // The rollback gets as long again; a stuck rollback is reported, not waited for forever.
+            let rollback = Session {
+                started: Instant::now(),
+                clients: session.clients,
+                target: session.target,
+                display: session.display,
+                shutdown: session.shutdown.clone(),
+                poll: session.poll,
+            };
+            match watch(&rollback, stack_id, last_seen).await? {
+                WatchEnd::Interrupted => Err(session.interrupted()),
+                WatchEnd::Finished { status, .. } => {
+                    session.display.line(format!("Rollback ended in {status}"));
+                    Err(Error::TimedOut {
+                        stack: name,
+                        after: session.target.timeout,
+                        cancelled: true,
+                    })
+                }
+                WatchEnd::TimedOut => Err(Error::TimedOut {
+                    stack: name,
+                    after: session.target.timeout,
+                    cancelled: true,
+                }),
+            }
+        }
+    }
+}
+
+/// After a successful create or update: outputs, time taken, then the health check.
+async fn finish(session: &Session<'_>, build: u64) -> Result<(), Error> {
+    let name = &session.target.stack_name;
+    let info = stack::describe(&session.clients.cfn, name)
+        .await?
+        .ok_or_else(|| Error::Refused(format!("stack {name} disappeared")))?;
+    session.display.finish();
+    session.display.line(format!(
+        "Stack {name} is {} with build {build} after {}",
+        info.status,
+        humanize(session.started.elapsed())
+    ));
+    for (key, value) in &info.outputs {
+        session.display.line(format!("  {key:<20} {value}"));
+    }
+    health::check(session, &info, build).await
+}
+
+/// The AMI and VPC: AMIID, else the AMI pinned in the stack, else Ubuntu 24.04 LTS from SSM.
+pub async fn resolve(
+    session: &Session<'_>,
+    deploy: &Deploy,
+    current: Option<&StackInfo>,
+) -> Result<Resolved, Error> {
+    let pinned = current.and_then(|s| s.parameters.get("AmiId").cloned());
+    let ami = match (&deploy.ami, pinned) {
+        (Some(ami), _) => {
+            session.display.line(format!("AMI {ami} (from AMIID)"));
+            ami.clone()
+        }
+        (None, Some(ami)) => {
+            session.display.line(format!(
+                "AMI {ami} (pinned in the stack; set AMIID to change it)"
+            ));
+            ami
+        }
+        (None, None) => {
+            let parameter = ubuntu_parameter(&deploy.instance_type);
+            let out = session
+                .clients
+                .ssm
+                .get_parameter()
+                .name(parameter)
+                .send()
+                .await
+                .map_err(|e| crate::error::aws(&format!("GetParameter {parameter}"), e))?;
+            let ami = out
+                .parameter()
+                .and_then(|p| p.value())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    Error::Refused(format!("SSM parameter {parameter} has no value: set AMIID"))
+                })?;
+            session.display.line(format!(
+                "AMI {ami} (Ubuntu 24.04 LTS from {parameter}; pinned in the stack)"
+            ));
+            ami
+        }
+    };
+    let vpc_id = vpc_of(session, &deploy.subnets).await?;
+    Ok(Resolved {
+        ami,
+        vpc_id,
+        config_bucket: String::new(),
+    })
+}
+
+/// Graviton families (t4g, m7g, c7gn, ...) need the arm64 image.
+pub fn ubuntu_parameter(instance_type: &str) -> &'static str {
+    let family = instance_type.split('.').next().unwrap_or_default();
+    let after_generation = family
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .trim_start_matches(|c: char| c.is_ascii_digit());
+    if after_generation.contains('g') {
+        UBUNTU_AMI_PARAMETER_ARM64
+    } else {
+        UBUNTU_AMI_PARAMETER_AMD64
+    }
+}
+
+/// The one VPC of the subnets, checking they exist and span two zones or more.
+async fn vpc_of(session: &Session<'_>, subnets: &[String]) -> Result<String, Error> {
+    let out = session
+        .clients
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(subnets.to_vec()))
+        .send()
+        .await
+        .map_err(|e| {
+            let c = crate::error::classify(&e);
+            if c.message.contains("InvalidSubnetID") {
+                Error::Refused(format!(
+                    "SUBNETS: {}; use subnets of this account and region",
+                    c.message
+                ))
+            } else {
+                c.into_error("DescribeSubnets")
+            }
+        })?;
+    let found: Vec<_> = out.subnets().to_vec();
+    let missing: Vec<&String> = subnets
+        .iter()
+        .filter(|id| !found.iter().any(|s| s.subnet_id() == Some(id.as_str())))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Refused(format!(
+            "SUBNETS: {} not found; use subnets of this account and region",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let vpcs: BTreeSet<&str> = found.iter().filter_map(|s| s.vpc_id()).collect();
+    let zones: BTreeSet<&str> = found.iter().filter_map(|s| s.availability_zone()).collect();
+    if vpcs.len() != 1 {
+        return Err(Error::Refused(format!(
+            "SUBNETS span {} VPCs ({}): give subnets of one VPC",
+            vpcs.len(),
+            vpcs.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if zones.len() < 2 {
+        return Err(Error::Refused(format!(
+            "SUBNETS are all in {}: give subnets in two availability zones or more",
+            zones.into_iter().next().unwrap_or("one zone")
+        )));
+    }
+    Ok(vpcs.into_iter().next().unwrap_or_default().to_string())
+}
+
+/// Names of parameters whose value would change.
+pub fn changed_parameters(
+    stored: &BTreeMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> BTreeSet<String> {
+    wanted
+        .iter()
+        .filter(|(k, v)| stored.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn sdk_parameters(params: &BTreeMap<String, String>) -> Vec<Parameter> {
+    params
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graviton_types_get_the_arm64_image() {
+        assert_eq!(ubuntu_parameter("t3.micro"), UBUNTU_AMI_PARAMETER_AMD64);
+        assert_eq!(ubuntu_parameter("g5.xlarge"), UBUNTU_AMI_PARAMETER_AMD64);
+        assert_eq!(ubuntu_parameter("m7i.large"), UBUNTU_AMI_PARAMETER_AMD64);
+        assert_eq!(ubuntu_parameter("t4g.small"), UBUNTU_AMI_PARAMETER_ARM64);
+        assert_eq!(ubuntu_parameter("c7gn.large"), UBUNTU_AMI_PARAMETER_ARM64);
+    }
+
+    #[test]
+    fn only_differing_parameters_count_as_changes() {
+        let stored: BTreeMap<String, String> =
+            [("A".into(), "1".into()), ("B".into(), "2".into())].into();
+        let wanted: BTreeMap<String, String> = [
+            ("A".into(), "1".into()),
+            ("B".into(), "3".into()),
+            ("C".into(), "".into()),
+        ]
+        .into();
+        let changed = changed_parameters(&stored, &wanted);
+        assert_eq!(changed.into_iter().collect::<Vec<_>>(), ["B", "C"]);
+    }
+}

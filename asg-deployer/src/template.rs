@@ -1,0 +1,307 @@
+//! The embedded CloudFormation templates and boot assets, and the parameters sent with them.
+//! `render` prints exactly what `create` and `update` would send.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::config::Deploy;
+use crate::error::Error;
+
+/// The application stack: load balancer, launch template, the group of one build, alarms.
+pub const APP_TEMPLATE: &str = include_str!("../templates/app.json");
+/// The config bucket stack: one locked-down, versioned, encrypted bucket.
+pub const BUCKET_TEMPLATE: &str = include_str!("../templates/config-bucket.json");
+/// The boot script instances run, unless CLOUD_INIT_PATH names another.
+pub const DEFAULT_BOOT_SCRIPT: &str = include_str!("../../cloud-init/boot.sh");
+/// The nginx site uploaded to `builds/<BUILD_NUMBER>/app.conf`.
+pub const NGINX_SITE: &str = include_str!("../../nginx/app.conf");
+/// The systemd unit uploaded to `builds/<BUILD_NUMBER>/app.service`.
+pub const SYSTEMD_UNIT: &str = include_str!("../../systemd/app.service");
+
+/// Logical id of the group; the boot script signals it (SIGNAL_RESOURCE).
+pub const GROUP_RESOURCE: &str = "AppGroup";
+
+/// Values for the settings block of the user data that only exist at deploy time.
+const MAX_REGION_LEN: usize = 20;
+const MAX_BUCKET_LEN: usize = 63;
+
+/// The settings block the template's `Fn::Sub` produces, with its longest possible values:
+/// used to check the 16 KiB user-data limit before any AWS call.
+pub fn settings_block_upper_bound(
+    stack_name: &str,
+    build_number: u64,
+    artifact_url: &str,
+    fetch: Option<&(String, String)>,
+    app_name: &str,
+) -> usize {
+    let (fetch_url, fetch_sha) = fetch
+        .map(|(u, s)| (u.as_str(), s.as_str()))
+        .unwrap_or(("", ""));
+    settings_block(&[
+        ("STACK_NAME", stack_name),
+        ("REGION", &"r".repeat(MAX_REGION_LEN)),
+        ("CONFIG_BUCKET", &"b".repeat(MAX_BUCKET_LEN)),
+        ("BUILD_NUMBER", &build_number.to_string()),
+        ("ARTIFACT_URL", artifact_url),
+        ("FETCH_URL", fetch_url),
+        ("FETCH_SHA256", fetch_sha),
+        ("APP_NAME", app_name),
+        ("SIGNAL_RESOURCE", GROUP_RESOURCE),
+    ])
+    .len()
+        + "#!/bin/bash\n".len()
+}
+
+fn settings_block(pairs: &[(&str, &str)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect()
+}
+
+/// The application template with `boot_script` placed as the last part of the user data.
+pub fn app_template(boot_script: &str) -> Result<Value, Error> {
+    let mut t: Value =
+        serde_json::from_str(APP_TEMPLATE).map_err(|e| Error::Template(e.to_string()))?;
+    let parts = t
+        .pointer_mut("/Resources/LaunchTemplate/Properties/LaunchTemplateData/UserData/Fn::Base64/Fn::Join/1")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| Error::Template("the launch template has no Fn::Join user data".into()))?;
+    match parts.last_mut() {
+        Some(slot) if slot.as_str() == Some("") => *slot = Value::String(boot_script.to_string()),
+        _ => {
+            return Err(Error::Template(
+                "the user data does not end in the boot script slot".into(),
+            ));
+        }
+    }
+    Ok(t)
+}
+
+/// The config bucket template.
+pub fn bucket_template() -> Result<Value, Error> {
+    serde_json::from_str(BUCKET_TEMPLATE).map_err(|e| Error::Template(e.to_string()))
+}
+
+/// Values only AWS can tell: filled in at deploy time, shown as placeholders by `render`.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The AMI to pin.
+    pub ami: String,
+    /// The VPC of the subnets.
+    pub vpc_id: String,
+    /// The config bucket's name.
+    pub config_bucket: String,
+}
+
+/// Every parameter of the application template, as sent to CloudFormation.
+pub fn parameters(d: &Deploy, r: &Resolved) -> BTreeMap<String, String> {
+    let (dns_record, zone) = d.dns.clone().unwrap_or_default();
+    let (fetch_url, fetch_sha) = d.fetch.clone().unwrap_or_default();
+    [
+        ("BuildNumber", d.build_number.to_string()),
+        ("AmiId", r.ami.clone()),
+        ("InstanceType", d.instance_type.clone()),
+        ("KeyName", d.key_pair.clone().unwrap_or_default()),
+        ("SshCidr", d.ssh_cidr.clone().unwrap_or_default()),
+        ("VpcId", r.vpc_id.clone()),
+        ("Subnets", d.subnets.join(",")),
+        ("ExtraSecurityGroups", d.security_groups.join(",")),
+        ("MinSize", d.min_size.to_string()),
+        ("DesiredCapacity", d.desired_capacity.to_string()),
+        ("MaxSize", d.max_size.to_string()),
+        ("CertificateArn", d.certificate_arn.clone()),
+        ("DnsRecord", dns_record),
+        ("HostedZoneName", zone),
+        ("ConfigBucket", r.config_bucket.clone()),
+        ("ArtifactUrl", d.artifact_url.clone()),
+        ("FetchUrl", fetch_url),
+        ("FetchSha256", fetch_sha),
+        ("AppName", d.app_name.clone()),
+        (
+            "AlarmTopicArn",
+            d.alarm_topic_arn.clone().unwrap_or_default(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// What `render` prints: the template, then the parameters as JSON.
+pub fn render(d: &Deploy, r: &Resolved) -> Result<String, Error> {
+    let template = app_template(&d.boot_script)?;
+    let params = parameters(d, r);
+    let pretty_template =
+        serde_json::to_string_pretty(&template).map_err(|e| Error::Template(e.to_string()))?;
+    let pretty_params =
+        serde_json::to_string_pretty(&params).map_err(|e| Error::Template(e.to_string()))?;
+    Ok(format!(
+        "# Template ({} bytes as sent)\n{pretty_template}\n# Parameters\n{pretty_params}\n",
+        compact(&template).len(),
+    ))
+}
+
+/// The template as sent: compact JSON, well under CloudFormation's 51,200-byte body limit.
+pub fn compact(template: &Value) -> String {
+    template.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {
+        &t["Resources"][id]
+    }
+
+    #[test]
+    fn boot_script_lands_after_the_settings_block() {
+        let t = app_template("#!/bin/bash\necho booted\n").unwrap();
+        let parts = t
+            .pointer("/Resources/LaunchTemplate/Properties/LaunchTemplateData/UserData/Fn::Base64/Fn::Join/1")
+            .unwrap();
+        assert_eq!(parts[0], "#!/bin/bash\n");
+        let sub = parts[1]["Fn::Sub"].as_str().unwrap();
+        for name in [
+            "STACK_NAME",
+            "REGION",
+            "CONFIG_BUCKET",
+            "BUILD_NUMBER",
+            "ARTIFACT_URL",
+            "FETCH_URL",
+            "FETCH_SHA256",
+            "APP_NAME",
+            "SIGNAL_RESOURCE",
+        ] {
+            assert!(
+                sub.contains(&format!("\n{name}='")) || sub.starts_with(&format!("{name}='")),
+                "{name}"
+            );
+        }
+        assert!(sub.contains("SIGNAL_RESOURCE='AppGroup'"));
+        assert_eq!(parts[2], "#!/bin/bash\necho booted\n");
+    }
+
+    #[test]
+    fn group_is_replaced_by_every_build() {
+        let t = app_template("").unwrap();
+        let g = resource(&t, GROUP_RESOURCE);
+        assert_eq!(g["Type"], "AWS::AutoScaling::AutoScalingGroup");
+        assert!(
+            g["Properties"].get("AutoScalingGroupName").is_none(),
+            "a fixed name blocks replacement"
+        );
+        let tags = g["Properties"]["Tags"].as_array().unwrap();
+        assert!(tags.iter().any(|t| t["Key"] == "BuildNumber"
+            && t["Value"]["Ref"] == "BuildNumber"
+            && t["PropagateAtLaunch"] == true));
+        assert_eq!(
+            g["UpdatePolicy"]["AutoScalingReplacingUpdate"]["WillReplace"],
+            true
+        );
+        assert_eq!(
+            g["CreationPolicy"]["ResourceSignal"]["Count"]["Ref"],
+            "DesiredCapacity"
+        );
+        assert_eq!(
+            g["CreationPolicy"]["AutoScalingCreationPolicy"]["MinSuccessfulInstancesPercent"],
+            100
+        );
+        assert_eq!(g["Properties"]["HealthCheckType"], "ELB");
+    }
+
+    #[test]
+    fn instances_are_locked_down() {
+        let t = app_template("").unwrap();
+        let lt = &resource(&t, "LaunchTemplate")["Properties"]["LaunchTemplateData"];
+        assert_eq!(lt["MetadataOptions"]["HttpTokens"], "required");
+        assert_eq!(lt["MetadataOptions"]["HttpPutResponseHopLimit"], 1);
+        assert_eq!(lt["BlockDeviceMappings"][0]["Ebs"]["Encrypted"], true);
+        assert_eq!(lt["BlockDeviceMappings"][0]["Ebs"]["VolumeType"], "gp3");
+        let policy = &resource(&t, "InstanceRole")["Properties"]["Policies"][0]["PolicyDocument"];
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 2, "the role may do two things only");
+        assert_eq!(statements[0]["Action"], "s3:GetObject");
+        assert!(
+            statements[0]["Resource"]["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .ends_with("/builds/${BuildNumber}/*")
+        );
+        assert_eq!(statements[1]["Action"], "cloudformation:SignalResource");
+        assert_eq!(statements[1]["Resource"]["Ref"], "AWS::StackId");
+    }
+
+    #[test]
+    fn load_balancer_speaks_tls13_and_redirects() {
+        let t = app_template("").unwrap();
+        let https = &resource(&t, "HttpsListener")["Properties"];
+        assert_eq!(https["Port"], 443);
+        assert!(https["SslPolicy"].as_str().unwrap().contains("TLS13"));
+        let http = &resource(&t, "HttpListener")["Properties"];
+        assert_eq!(
+            http["DefaultActions"][0]["RedirectConfig"]["StatusCode"],
+            "HTTP_301"
+        );
+        let attrs = &resource(&t, "LoadBalancer")["Properties"]["LoadBalancerAttributes"];
+        assert_eq!(
+            attrs[0]["Key"],
+            "routing.http.drop_invalid_header_fields.enabled"
+        );
+        assert_eq!(
+            resource(&t, "TargetGroup")["Properties"]["HealthCheckPath"],
+            "/healthz"
+        );
+    }
+
+    #[test]
+    fn config_bucket_is_locked_down() {
+        let t = bucket_template().unwrap();
+        let b = &t["Resources"]["ConfigBucket"]["Properties"];
+        let block = &b["PublicAccessBlockConfiguration"];
+        for key in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            assert_eq!(block[key], true, "{key}");
+        }
+        assert_eq!(
+            b["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+            "BucketOwnerEnforced"
+        );
+        assert_eq!(b["VersioningConfiguration"]["Status"], "Enabled");
+        assert!(b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0].is_object());
+        let deny =
+            &t["Resources"]["ConfigBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+        assert_eq!(deny["Effect"], "Deny");
+        assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    }
+
+    #[test]
+    fn every_template_parameter_is_sent() {
+        let t = app_template("").unwrap();
+        let declared: Vec<&String> = t["Parameters"].as_object().unwrap().keys().collect();
+        let s = crate::cli::Settings {
+            stack_name: Some("web".into()),
+            subnets: Some("subnet-11111111,subnet-22222222".into()),
+            certificate: Some("arn:aws:acm:us-east-1:123456789012:certificate/x".into()),
+            artifact_url: Some("https://example.com/a.jar".into()),
+            ..Default::default()
+        };
+        let c = crate::config::Config::from_settings(crate::cli::Command::Render, &s).unwrap();
+        let r = Resolved {
+            ami: "ami-11111111".into(),
+            vpc_id: "vpc-11111111".into(),
+            config_bucket: "b".into(),
+        };
+        let p = parameters(c.deploy.as_ref().unwrap(), &r);
+        for key in p.keys() {
+            assert!(declared.contains(&key), "{key} is not a template parameter");
+        }
+        for key in declared {
+            let has_default = t["Parameters"][key].get("Default").is_some();
+            assert!(p.contains_key(key) || has_default, "{key} is never sent");
+        }
+    }
+}
