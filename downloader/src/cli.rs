@@ -1,0 +1,89 @@
+//! The raw command line, as clap parses it. Nothing here is validated beyond its type:
+//! [`crate::config::Config`] turns it into settings the rest of the crate can trust.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Download many http, https and s3 URLs concurrently: each distinct URL once, written atomically,
+/// verified, retried when the failure is transient, resumed when interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "fetch", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// URLs to download (http://, https://, s3://bucket/key, s3://bucket/prefix/ for every object under a prefix).
+    /// Append #sha256=<64 hex digits> to verify a file.
+    #[arg(short = 'u', long = "url", value_name = "URL", num_args = 1..)]
+    pub urls: Vec<String>,
+
+    /// Read URLs from FILE, one per line ("-" reads standard input); blank lines and lines starting with # are ignored.
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+
+    /// Directory the files are written to; created if missing.
+    #[arg(short = 'o', long, value_name = "DIR", default_value = ".")]
+    pub output_dir: PathBuf,
+
+    /// How many files download at once.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+
+    /// How many times a transient failure (connection error, stall, 408, 429, 5xx, S3 throttling) is retried.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+
+    /// Seconds allowed to establish a connection.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub connect_timeout: f64,
+
+    /// Seconds a transfer may go without receiving a byte before it fails or is retried.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+
+    /// Seconds the whole run may take; what is unfinished then is reported as failed and kept for resuming.
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
+
+    /// Files larger than this are fetched as several ranged parts at once (e.g. 8MiB, 512KiB).
+    #[arg(long, value_name = "SIZE", default_value = "8MiB")]
+    pub part_size: String,
+
+    /// The most connections one file may use for its parts.
+    #[arg(short = 'x', long, value_name = "N", default_value_t = 8)]
+    pub max_connections_per_file: usize,
+
+    /// Also trust this PEM CA certificate for https (the system's roots stay trusted; TLS is always verified).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// AWS profile for s3:// URLs (default: AWS_PROFILE, else the default credential chain).
+    #[arg(long, value_name = "NAME", env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+
+    /// AWS region to start from for s3:// URLs; buckets in other regions are still found.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// S3-compatible endpoint (path-style addressing), also AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Do not sign S3 requests (public buckets); no credentials are looked up.
+    #[arg(long)]
+    pub no_sign_request: bool,
+
+    /// Print the final report as one JSON document on standard output.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress display (the final report is still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+const AFTER_HELP: &str = "\
+Exit status: 0 every URL was downloaded, 1 any URL failed or was unsupported, 2 usage error, 130 interrupted.
+
+Examples:
+  fetch -u https://example.com/app.jar#sha256=<hex> -o /var/www/app
+  fetch -j 16 -i urls.txt -o downloads
+  fetch -u s3://my-bucket/builds/42/ -o config";

@@ -1,0 +1,252 @@
+//! The validated configuration, built once from the command line. Everything downstream receives a
+//! [`Config`] it never has to check again.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::Cli;
+use crate::error::{Error, Result};
+
+/// Settings for s3:// URLs.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    /// Named profile; `None` means the default credential chain.
+    pub profile: Option<String>,
+    /// Region to start from.
+    pub region: Option<String>,
+    /// S3-compatible endpoint; requests then use path-style addressing.
+    pub endpoint_url: Option<String>,
+    /// Send unsigned requests (public buckets).
+    pub no_sign_request: bool,
+}
+
+/// Everything a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The URLs in the order given: command line first, then the input file.
+    pub urls: Vec<String>,
+    /// Where files are written.
+    pub output_dir: PathBuf,
+    /// Files downloading at once (at least 1).
+    pub jobs: usize,
+    /// Retries of a transient failure, per request.
+    pub retries: u32,
+    /// Limit for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Limit for a transfer that receives nothing.
+    pub idle_timeout: Duration,
+    /// Limit for the whole run.
+    pub deadline: Option<Duration>,
+    /// Size above which a file is split into ranged parts.
+    pub part_size: u64,
+    /// Connections one file may use for its parts (at least 1).
+    pub connections_per_file: usize,
+    /// Extra trusted CA certificates, PEM.
+    pub ca_cert_pem: Option<Vec<u8>>,
+    /// s3:// settings.
+    pub s3: S3Settings,
+    /// Print the JSON report on stdout.
+    pub json: bool,
+    /// Hide progress.
+    pub quiet: bool,
+}
+
+/// The smallest part size accepted: smaller parts cost more in requests than they gain.
+const MIN_PART_SIZE: u64 = 64 * 1024;
+
+impl Config {
+    /// Checks the command line and reads the input file. Errors are usage errors (exit code 2).
+    pub fn from_cli(cli: Cli) -> Result<Config> {
+        let mut urls: Vec<String> = cli.urls.iter().map(|u| u.trim().to_string()).collect();
+        if let Some(path) = &cli.input_file {
+            urls.extend(read_url_list(path)?);
+        }
+        urls.retain(|u| !u.is_empty());
+        if urls.is_empty() {
+            return Err(Error::Usage(
+                "no URL given; pass one or more with -u URL or a list with -i FILE".into(),
+            ));
+        }
+        if cli.jobs == 0 {
+            return Err(Error::Usage("--jobs must be at least 1".into()));
+        }
+        if cli.max_connections_per_file == 0 {
+            return Err(Error::Usage(
+                "--max-connections-per-file must be at least 1".into(),
+            ));
+        }
+        let part_size = parse_size(&cli.part_size)?;
+        let ca_cert_pem = match &cli.ca_cert {
+            Some(path) => Some(read_ca_cert(path)?),
+            None => None,
+        };
+        let endpoint_url = cli
+            .endpoint_url
+            .clone()
+            .or_else(|| non_empty_env("AWS_ENDPOINT_URL_S3"))
+            .or_else(|| non_empty_env("AWS_ENDPOINT_URL"));
+        if let Some(endpoint) = &endpoint_url {
+            let parsed = url::Url::parse(endpoint).map_err(|e| {
+                Error::Usage(format!(
+                    "--endpoint-url {endpoint} is not a URL ({e}); give it as http://host:port"
+                ))
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(Error::Usage(format!(
+                    "--endpoint-url {endpoint} must start with http:// or https://"
+                )));
+            }
+        }
+        Ok(Config {
+            urls,
+            output_dir: cli.output_dir,
+            jobs: cli.jobs,
+            retries: cli.retries,
+            connect_timeout: seconds("--connect-timeout", cli.connect_timeout)?,
+            idle_timeout: seconds("--timeout", cli.timeout)?,
+            deadline: cli
+                .deadline
+                .map(|secs| seconds("--deadline", secs))
+                .transpose()?,
+            part_size,
+            connections_per_file: cli.max_connections_per_file,
+            ca_cert_pem,
+            s3: S3Settings {
+                profile: cli.profile.filter(|p| !p.is_empty()),
+                region: cli.region,
+                endpoint_url,
+                no_sign_request: cli.no_sign_request,
+            },
+            json: cli.json,
+            quiet: cli.quiet,
+        })
+    }
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A positive, finite number of seconds.
+fn seconds(flag: &str, secs: f64) -> Result<Duration> {
+    if secs.is_finite() && secs > 0.0 && secs < 1e9 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(Error::Usage(format!(
+            "{flag} must be a positive number of seconds, not {secs}"
+        )))
+    }
+}
+
+/// A size such as `8MiB`, `512KiB`, `1048576`.
+fn parse_size(text: &str) -> Result<u64> {
+    let size: bytesize::ByteSize = text.trim().parse().map_err(|_| {
+        Error::Usage(format!(
+            "--part-size {text} is not a size; write it like 8MiB or 524288"
+        ))
+    })?;
+    if size.as_u64() < MIN_PART_SIZE {
+        return Err(Error::Usage(format!(
+            "--part-size {text} is too small; use at least 64KiB"
+        )));
+    }
+    Ok(size.as_u64())
+}
+
+/// Reads a URL list: one per line, `#` comments and blank lines skipped, `-` is standard input.
+fn read_url_list(path: &PathBuf) -> Result<Vec<String>> {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::Usage(format!("cannot read URLs from standard input: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read the input file {}: {e}",
+                path.display()
+            ))
+        })?
+    };
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+fn read_ca_cert(path: &PathBuf) -> Result<Vec<u8>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::Usage(format!("cannot read --ca-cert {}: {e}", path.display())))?;
+    if reqwest::Certificate::from_pem_bundle(&pem).map_or(true, |certs| certs.is_empty()) {
+        return Err(Error::Usage(format!(
+            "--ca-cert {} holds no PEM certificate; give a file with -----BEGIN CERTIFICATE-----",
+            path.display()
+        )));
+    }
+    Ok(pem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<Config> {
+        let mut argv = vec!["fetch"];
+        argv.extend_from_slice(args);
+        Config::from_cli(Cli::try_parse_from(argv).expect("clap accepts the arguments"))
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("8MiB").unwrap(), 8 * 1024 * 1024);
+        assert_eq!(parse_size("524288").unwrap(), 524_288);
+        assert!(parse_size("1KiB").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn no_urls_is_a_usage_error() {
+        assert!(matches!(config(&[]), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn zero_jobs_is_a_usage_error() {
+        assert!(matches!(
+            config(&["-u", "http://x/a", "-j", "0"]),
+            Err(Error::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn timeouts_must_be_positive() {
+        assert!(matches!(
+            config(&["-u", "http://x/a", "--timeout", "0"]),
+            Err(Error::Usage(_))
+        ));
+        let ok = config(&["-u", "http://x/a", "--timeout", "1.5"]).unwrap();
+        assert_eq!(ok.idle_timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn input_file_lines_are_filtered() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("urls.txt");
+        std::fs::write(&list, "# comment\n\nhttp://x/a\n  http://x/b  \n").unwrap();
+        let cfg = config(&["-u", "http://x/c", "-i", list.to_str().unwrap()]).unwrap();
+        assert_eq!(cfg.urls, vec!["http://x/c", "http://x/a", "http://x/b"]);
+    }
+
+    #[test]
+    fn missing_input_file_is_a_usage_error() {
+        let err = config(&["-i", "does-not-exist.txt"]).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot read the input file"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The crate's one error type: every way a download or the run itself can fail, as sentences a
+//! user can act on, plus the classification the retry logic branches on.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why something failed. Per-URL failures end up in the report; usage errors end the run with code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line or input file cannot be used.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The server answered that the resource does not exist.
+    #[error("the server answered {status}: the file does not exist there; check the URL")]
+    NotFound {
+        /// HTTP status code (404 or 410).
+        status: u16,
+    },
+
+    /// The server refused access.
+    #[error("the server answered {status}: access denied; check the URL and credentials")]
+    AccessDenied {
+        /// HTTP status code (401 or 403).
+        status: u16,
+    },
+
+    /// Any other answer that retrying will not change.
+    #[error("the server answered {status}{}", reason_suffix(.reason))]
+    HttpStatus {
+        /// HTTP status code.
+        status: u16,
+        /// The server's reason phrase or S3 error code, if it gave one.
+        reason: Option<String>,
+    },
+
+    /// The server answered with an error that may go away (408, 429, 5xx, S3 throttling).
+    #[error("the server answered {status}{}", reason_suffix(.reason))]
+    Transient {
+        /// HTTP status code.
+        status: u16,
+        /// The server's reason phrase or S3 error code, if it gave one.
+        reason: Option<String>,
+        /// How long the server asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+
+    /// The connection could not be made or broke (refused, reset, DNS, TLS handshake).
+    #[error("{0}")]
+    Connection(String),
+
+    /// The TLS certificate of the server could not be verified.
+    #[error("the server's TLS certificate could not be verified ({0}); pass its CA with --ca-cert")]
+    Tls(String),
+
+    /// No byte arrived for the idle timeout.
+    #[error("no data arrived for {} s; the transfer stalled", .0.as_secs_f64())]
+    Stalled(Duration),
+
+    /// The body ended before all announced bytes arrived.
+    #[error("the transfer ended after {got} of {expected} bytes")]
+    Truncated {
+        /// Bytes the server announced.
+        expected: u64,
+        /// Bytes that arrived.
+        got: u64,
+    },
+
+    /// The resource changed on the server while it was being downloaded in pieces.
+    #[error("the file changed on the server during the download")]
+    Changed,
+
+    /// The server's answer does not fit the request (a wrong range, say).
+    #[error("the server sent an answer that does not match the request: {0}")]
+    Protocol(String),
+
+    /// The data does not match the `#sha256=` given with the URL.
+    #[error("SHA-256 mismatch: expected {expected}, got {actual}; the file was not saved")]
+    ChecksumMismatch {
+        /// The digest given in the URL fragment.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+
+    /// A redirect went from https to http.
+    #[error("refused a redirect from https to http ({0}); downloads never downgrade to plain http")]
+    RedirectDowngrade(String),
+
+    /// Too many redirects in a row.
+    #[error("too many redirects (more than {0})")]
+    TooManyRedirects(usize),
+
+    /// S3 rejected the credentials or found none.
+    #[error("{0}")]
+    Credentials(String),
+
+    /// The bucket lives in another region; carries that region.
+    #[error("the bucket is in region {0}")]
+    WrongRegion(String),
+
+    /// Reading or writing a local file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// The name the URL would be saved under is not a safe file name.
+    #[error("{0}")]
+    UnsafeName(String),
+
+    /// Ctrl-C or SIGTERM stopped the run.
+    #[error("interrupted; the partial download was kept and the same command resumes it")]
+    Interrupted,
+
+    /// `--deadline` passed.
+    #[error("the --deadline passed before the download finished; the same command resumes it")]
+    DeadlineReached,
+
+    /// Anything else the SDK reported, already phrased.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn reason_suffix(reason: &Option<String>) -> String {
+    match reason {
+        Some(reason) if !reason.is_empty() => format!(" ({reason})"),
+        _ => String::new(),
+    }
+}
+
+impl Error {
+    /// Whether trying the same request again may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Transient { .. }
+                | Error::Connection(_)
+                | Error::Stalled(_)
+                | Error::Truncated { .. }
+        )
+    }
+
+    /// The wait the server asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The HTTP status code for a server-side error answer.
+    pub fn from_status(status: u16, reason: Option<String>, retry_after: Option<Duration>) -> Self {
+        match status {
+            404 | 410 => Error::NotFound { status },
+            401 | 403 => Error::AccessDenied { status },
+            408 | 429 | 500..=599 => Error::Transient {
+                status,
+                reason,
+                retry_after,
+            },
+            _ => Error::HttpStatus { status, reason },
+        }
+    }
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        assert!(matches!(
+            Error::from_status(404, None, None),
+            Error::NotFound { .. }
+        ));
+        assert!(matches!(
+            Error::from_status(403, None, None),
+            Error::AccessDenied { .. }
+        ));
+        assert!(Error::from_status(503, None, None).is_transient());
+        assert!(Error::from_status(429, None, None).is_transient());
+        assert!(Error::from_status(408, None, None).is_transient());
+        assert!(!Error::from_status(404, None, None).is_transient());
+        assert!(!Error::from_status(400, None, None).is_transient());
+    }
+
+    #[test]
+    fn messages_are_sentences() {
+        let err = Error::from_status(503, Some("Service Unavailable".into()), None);
+        assert_eq!(
+            err.to_string(),
+            "the server answered 503 (Service Unavailable)"
+        );
+        let err = Error::from_status(404, None, None);
+        assert_eq!(
+            err.to_string(),
+            "the server answered 404: the file does not exist there; check the URL"
+        );
+    }
+}

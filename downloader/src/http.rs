@@ -1,0 +1,244 @@
+//! http and https transfers with reqwest: one shared client (connection reuse, HTTP/2 over TLS),
+//! safe redirects, and every reqwest error turned into a classified [`Error`].
+
+use std::error::Error as StdError;
+use std::time::{Duration, SystemTime};
+
+use futures::{StreamExt, TryStreamExt};
+use reqwest::header::{
+    ACCEPT_RANGES, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER,
+};
+use reqwest::redirect;
+use url::Url;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::redact::redact;
+use crate::source::{ByteRange, Extent, Reply, parse_content_range, range_header};
+
+/// How many redirects one request may follow, as curl's `--max-redirs` default of 50 is more
+/// than any honest server needs.
+const MAX_REDIRECTS: usize = 10;
+
+/// Builds the client every http(s) transfer shares.
+pub fn client(config: &Config) -> Result<reqwest::Client> {
+    let policy = redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(TooManyRedirects);
+        }
+        let downgrade = attempt
+            .previous()
+            .last()
+            .is_some_and(|prev| prev.scheme() == "https" && attempt.url().scheme() == "http");
+        if downgrade {
+            let to = redact(attempt.url());
+            return attempt.error(Downgrade(to));
+        }
+        attempt.follow()
+    });
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("fetch/", env!("CARGO_PKG_VERSION")))
+        .redirect(policy)
+        .connect_timeout(config.connect_timeout)
+        .read_timeout(config.idle_timeout)
+        .tcp_nodelay(true)
+        // Keep enough idle connections for every concurrent file and part to reuse one.
+        .pool_max_idle_per_host(config.jobs * config.connections_per_file)
+        // Large windows let one HTTP/2 connection carry several fast streams.
+        .http2_adaptive_window(true);
+    if let Some(pem) = &config.ca_cert_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::Usage(format!("--ca-cert cannot be used: {e}")))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot set up https: {}", innermost(&e))))
+}
+
+/// One http(s) URL.
+#[derive(Clone)]
+pub struct HttpSource {
+    client: reqwest::Client,
+    url: Url,
+    basic_auth: Option<(String, Option<String>)>,
+    idle_timeout: Duration,
+}
+
+impl HttpSource {
+    /// A source for `url`; `basic_auth` goes to that URL's host only (reqwest drops it on a
+    /// redirect to another host).
+    pub fn new(
+        client: reqwest::Client,
+        url: Url,
+        basic_auth: Option<(String, Option<String>)>,
+        idle_timeout: Duration,
+    ) -> Self {
+        HttpSource {
+            client,
+            url,
+            basic_auth,
+            idle_timeout,
+        }
+    }
+
+    /// See [`crate::source::Source::get`]: a `Range` request validated with `If-Range`.
+    pub async fn get(&self, range: Option<ByteRange>, validator: Option<&str>) -> Result<Reply> {
+        let response = self.send(range, validator).await?;
+        if response.status().as_u16() == 416 && range.is_some_and(|r| r.start == 0) {
+            // Only an empty file has no byte 0: ask for it whole.
+            let response = self.send(None, None).await?;
+            return self.reply(response);
+        }
+        self.reply(response)
+    }
+
+    async fn send(
+        &self,
+        range: Option<ByteRange>,
+        validator: Option<&str>,
+    ) -> Result<reqwest::Response> {
+        let mut request = self.client.get(self.url.clone());
+        if let Some(range) = range {
+            request = request.header(RANGE, range_header(range));
+            if let Some(validator) = validator {
+                request = request.header(IF_RANGE, validator);
+            }
+        }
+        if let Some((user, pass)) = &self.basic_auth {
+            request = request.basic_auth(user, pass.as_ref());
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| classify(&e, &self.url, self.idle_timeout))
+    }
+
+    fn reply(&self, response: reqwest::Response) -> Result<Reply> {
+        let status = response.status();
+        let headers = response.headers();
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+        };
+        let extent = match status.as_u16() {
+            206 => header(CONTENT_RANGE)
+                .and_then(parse_content_range)
+                .ok_or_else(|| {
+                    Error::Protocol("a 206 answer without a usable Content-Range".into())
+                })?,
+            200..=299 => Extent::Whole {
+                len: response.content_length(),
+                accepts_ranges: header(ACCEPT_RANGES)
+                    .is_some_and(|v| v.eq_ignore_ascii_case("bytes")),
+            },
+            code => {
+                let retry_after = header(RETRY_AFTER).and_then(parse_retry_after);
+                let reason = status.canonical_reason().map(String::from);
+                return Err(Error::from_status(code, reason, retry_after));
+            }
+        };
+        // A weak ETag cannot validate a range; Last-Modified can, as If-Range allows dates.
+        let validator = header(ETAG)
+            .filter(|etag| !etag.starts_with("W/"))
+            .or_else(|| header(LAST_MODIFIED))
+            .map(String::from);
+        let (url, idle) = (self.url.clone(), self.idle_timeout);
+        let body = response
+            .bytes_stream()
+            .map_err(move |e| classify(&e, &url, idle))
+            .boxed();
+        Ok(Reply {
+            extent,
+            validator,
+            body,
+        })
+    }
+}
+
+/// `Retry-After` is either seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value.trim()).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[derive(Debug)]
+struct TooManyRedirects;
+
+impl std::fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "too many redirects")
+    }
+}
+impl StdError for TooManyRedirects {}
+
+#[derive(Debug)]
+struct Downgrade(String);
+
+impl std::fmt::Display for Downgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redirect to {}", self.0)
+    }
+}
+impl StdError for Downgrade {}
+
+/// The deepest cause in an error chain: the one that says what actually happened.
+fn innermost(err: &(dyn StdError + 'static)) -> String {
+    let mut current = err;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}
+
+fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// Maps a reqwest error to our kinds; never includes the URL (it may hold secrets).
+fn classify(err: &reqwest::Error, url: &Url, idle: Duration) -> Error {
+    if let Some(Downgrade(to)) = find::<Downgrade>(err) {
+        return Error::RedirectDowngrade(to.clone());
+    }
+    if find::<TooManyRedirects>(err).is_some() {
+        return Error::TooManyRedirects(MAX_REDIRECTS);
+    }
+    let cause = innermost(err);
+    let host = url.host_str().unwrap_or("the server");
+    if err.is_timeout() {
+        return if err.is_connect() {
+            Error::Connection(format!("connecting to {host} timed out"))
+        } else {
+            Error::Stalled(idle)
+        };
+    }
+    if looks_like_tls(&cause) {
+        return Error::Tls(cause);
+    }
+    if err.is_connect() {
+        return Error::Connection(format!("could not connect to {host}: {cause}"));
+    }
+    if err.is_body() || err.is_decode() {
+        return Error::Connection(format!("the connection broke during the transfer: {cause}"));
+    }
+    Error::Connection(format!("the request to {host} failed: {cause}"))
+}
+
+fn looks_like_tls(cause: &str) -> bool {
+    let lower = cause.to_ascii_lowercase();
+    lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls")
+}

@@ -1,0 +1,331 @@
+//! S3 transfers with aws-sdk-s3: credentials, regions, listing prefixes, ranged GETs. SDK errors are
+//! classified once, here.
+//!
+//! The SDK retries failed requests itself (standard mode, `--retries` + 1 attempts); the transfer
+//! layer retries only what the SDK cannot see, a body stream that breaks or stalls.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::identity::IdentityCache;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use futures::StreamExt;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::source::{ByteRange, Extent, Reply, parse_content_range, range_header};
+
+/// Region used when neither the flags, the environment nor the profile name one. Requests to a
+/// bucket elsewhere are redirected by S3, and [`S3Clients`] follows.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// How long a credential lookup may take. The SDK's default (5 s) is too short for an instance
+/// still booting, whose metadata service may answer slowly at first.
+const CREDENTIALS_LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Attempts at the instance metadata service: the SDK's default of 4 with a 1 s connect timeout
+/// gives up within about a second of a slow boot.
+const IMDS_ATTEMPTS: u32 = 8;
+
+/// The S3 clients of one run: one per region, created on first use, plus what was learnt about
+/// which bucket lives where.
+pub struct S3Clients {
+    base: SdkConfig,
+    endpoint_url: Option<String>,
+    idle_timeout: Duration,
+    clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    bucket_regions: Mutex<HashMap<String, String>>,
+}
+
+impl S3Clients {
+    /// Loads the AWS configuration: profile, region, credentials chain, endpoint, timeouts.
+    pub async fn load(config: &Config) -> S3Clients {
+        let settings = &config.s3;
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.idle_timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(config.retries + 1))
+            .identity_cache(
+                IdentityCache::lazy()
+                    .load_timeout(CREDENTIALS_LOAD_TIMEOUT)
+                    .build(),
+            );
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if settings.no_sign_request {
+            loader = loader.no_credentials();
+        } else {
+            let imds = aws_config::imds::Client::builder()
+                .max_attempts(IMDS_ATTEMPTS)
+                .connect_timeout(Duration::from_secs(1))
+                .read_timeout(Duration::from_secs(2))
+                .build();
+            let mut chain = DefaultCredentialsChain::builder().imds_client(imds);
+            if let Some(profile) = &settings.profile {
+                chain = chain.profile_name(profile);
+            }
+            if let Some(region) = &settings.region {
+                chain = chain.region(Region::new(region.clone()));
+            }
+            loader = loader.credentials_provider(chain.build().await);
+        }
+        let base = loader.load().await;
+        S3Clients {
+            base,
+            endpoint_url: settings.endpoint_url.clone(),
+            idle_timeout: config.idle_timeout,
+            clients: Mutex::new(HashMap::new()),
+            bucket_regions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn client_for(&self, bucket: &str) -> aws_sdk_s3::Client {
+        let region = self
+            .bucket_regions
+            .lock()
+            .expect("region map lock")
+            .get(bucket)
+            .cloned()
+            .or_else(|| self.base.region().map(|r| r.to_string()))
+            .unwrap_or_else(|| FALLBACK_REGION.to_string());
+        let mut clients = self.clients.lock().expect("client map lock");
+        clients
+            .entry(region.clone())
+            .or_insert_with(|| {
+                let builder = aws_sdk_s3::config::Builder::from(&self.base)
+                    .region(Region::new(region))
+                    // S3-compatible servers rarely serve virtual-hosted buckets.
+                    .force_path_style(self.endpoint_url.is_some());
+                aws_sdk_s3::Client::from_conf(builder.build())
+            })
+            .clone()
+    }
+
+    fn learn_region(&self, bucket: &str, region: String) {
+        self.bucket_regions
+            .lock()
+            .expect("region map lock")
+            .insert(bucket.to_string(), region);
+    }
+
+    /// Every object key under `prefix`, in listing order; "folder" marker keys are left out.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+        let mut relocated = false;
+        loop {
+            match self.list_in_region(bucket, prefix).await {
+                Err(Error::WrongRegion(region)) if !relocated => {
+                    self.learn_region(bucket, region);
+                    relocated = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn list_in_region(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+        let client = self.client_for(bucket);
+        let mut pages = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(&e, bucket, self.idle_timeout))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|object| object.key())
+                    .filter(|key| !key.ends_with('/'))
+                    .map(String::from),
+            );
+        }
+        Ok(keys)
+    }
+}
+
+/// One S3 object.
+#[derive(Clone)]
+pub struct S3Source {
+    clients: Arc<S3Clients>,
+    bucket: String,
+    key: String,
+}
+
+impl S3Source {
+    /// A source for `s3://bucket/key`.
+    pub fn new(clients: Arc<S3Clients>, bucket: String, key: String) -> Self {
+        S3Source {
+            clients,
+            bucket,
+            key,
+        }
+    }
+
+    /// See [`crate::source::Source::get`]: a ranged GetObject, validated with `If-Match`.
+    pub async fn get(&self, range: Option<ByteRange>, validator: Option<&str>) -> Result<Reply> {
+        let mut relocated = false;
+        let mut range = range;
+        loop {
+            let client = self.clients.client_for(&self.bucket);
+            let mut request = client.get_object().bucket(&self.bucket).key(&self.key);
+            if let Some(r) = range {
+                request = request.range(range_header(r));
+                if let Some(etag) = validator {
+                    request = request.if_match(etag);
+                }
+            }
+            match request.send().await {
+                Ok(output) => return Ok(self.reply(output)),
+                Err(err) => {
+                    let invalid_range =
+                        err.as_service_error().and_then(|e| e.code()) == Some("InvalidRange");
+                    if invalid_range && range.is_some_and(|r| r.start == 0) {
+                        // Only an empty object has no byte 0: ask for it whole.
+                        range = None;
+                        continue;
+                    }
+                    match classify(&err, &self.bucket, self.clients.idle_timeout) {
+                        Error::WrongRegion(region) if !relocated => {
+                            self.clients.learn_region(&self.bucket, region);
+                            relocated = true;
+                        }
+                        other => return Err(other),
+                    }
+                }
+            }
+        }
+    }
+
+    fn reply(&self, output: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Reply {
+        let extent = output
+            .content_range()
+            .and_then(parse_content_range)
+            .unwrap_or(Extent::Whole {
+                len: output.content_length().and_then(|n| u64::try_from(n).ok()),
+                accepts_ranges: true,
+            });
+        let validator = output.e_tag().map(String::from);
+        let body = futures::stream::unfold(output.body, move |mut body: ByteStream| async move {
+            body.next().await.map(|chunk| {
+                let chunk = chunk.map_err(|e| {
+                    Error::Connection(format!(
+                        "the connection broke during the transfer: {}",
+                        DisplayErrorContext(&e)
+                    ))
+                });
+                (chunk, body)
+            })
+        })
+        .boxed();
+        Reply {
+            extent,
+            validator,
+            body,
+        }
+    }
+}
+
+/// Maps an SDK error to our kinds: one table for every S3 operation.
+fn classify<E>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    bucket: &str,
+    idle: Duration,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = err.as_service_error().and_then(|e| e.code()).unwrap_or("");
+    if let Some(raw) = err.raw_response() {
+        let status = raw.status().as_u16();
+        let region = raw.headers().get("x-amz-bucket-region").map(String::from);
+        if let Some(region) = region
+            && (status == 301
+                || matches!(
+                    code,
+                    "PermanentRedirect"
+                        | "AuthorizationHeaderMalformed"
+                        | "IllegalLocationConstraintException"
+                ))
+        {
+            return Error::WrongRegion(region);
+        }
+        if let SdkError::ServiceError(_) = err {
+            let message = err
+                .as_service_error()
+                .and_then(|e| e.message())
+                .map(String::from);
+            return match code {
+                "NoSuchBucket" => Error::Other(format!("the bucket {bucket} does not exist")),
+                "NoSuchKey" | "NotFound" => Error::NotFound { status: 404 },
+                "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "InvalidToken"
+                | "TokenRefreshRequired" => Error::Credentials(format!(
+                    "S3 rejected the credentials ({code}); check --profile, the AWS_* variables or the instance role"
+                )),
+                "PreconditionFailed" => Error::Changed,
+                "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable" => {
+                    Error::Transient {
+                        status,
+                        reason: Some(code.to_string()),
+                        retry_after: None,
+                    }
+                }
+                _ if status == 412 => Error::Changed,
+                _ => {
+                    let reason = match (code, message) {
+                        ("", None) => None,
+                        ("", Some(m)) => Some(m),
+                        (c, None) => Some(c.to_string()),
+                        (c, Some(m)) => Some(format!("{c}: {m}")),
+                    };
+                    match Error::from_status(status, reason.clone(), None) {
+                        Error::AccessDenied { .. } => Error::Other(format!(
+                            "S3 answered {status}: access denied{}; check that these credentials may read s3://{bucket}",
+                            reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                        )),
+                        other => other,
+                    }
+                }
+            };
+        }
+    }
+    let context = DisplayErrorContext(err).to_string();
+    match err {
+        SdkError::TimeoutError(_) => Error::Stalled(idle),
+        _ if context.contains("credentials") || context.contains("identity") => Error::Credentials(
+            "no AWS credentials were found; set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+             run with an instance role, or pass --no-sign-request for a public bucket"
+                .into(),
+        ),
+        SdkError::DispatchFailure(_) => Error::Connection(format!("could not reach S3: {}", last_cause(&context))),
+        SdkError::ResponseError(_) => {
+            Error::Connection(format!("S3's answer broke off: {}", last_cause(&context)))
+        }
+        _ => Error::Other(format!("the S3 request failed: {}", last_cause(&context))),
+    }
+}
+
+/// The SDK's error context reads "outer: middle: inner"; the inner part says what happened.
+fn last_cause(context: &str) -> &str {
+    context.rsplit(": ").next().unwrap_or(context)
+}

@@ -1,0 +1,133 @@
+//! What a transfer asks of a server, whatever the protocol: "send me these bytes, if the file is
+//! still the one I started with". [`Source`] hides whether http or S3 answers.
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::error::Result;
+use crate::http::HttpSource;
+use crate::s3::S3Source;
+
+/// An inclusive byte range; `end: None` means "to the end of the file".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    /// First byte wanted.
+    pub start: u64,
+    /// Last byte wanted, inclusive.
+    pub end: Option<u64>,
+}
+
+/// Which bytes a reply carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extent {
+    /// A range of a file whose full size is known.
+    Partial {
+        /// First byte in the body.
+        start: u64,
+        /// Last byte in the body, inclusive.
+        end: u64,
+        /// Size of the whole file.
+        total: u64,
+    },
+    /// The whole file (the server ignored or was not asked for a range).
+    Whole {
+        /// Announced size, if any.
+        len: Option<u64>,
+        /// Whether the server says it serves ranges of this file.
+        accepts_ranges: bool,
+    },
+}
+
+/// A stream of body bytes; errors are already classified.
+pub type Body = BoxStream<'static, Result<Bytes>>;
+
+/// A server's answer to [`Source::get`].
+pub struct Reply {
+    /// Which bytes the body holds.
+    pub extent: Extent,
+    /// ETag or Last-Modified: proof, on later range requests, that the file did not change.
+    pub validator: Option<String>,
+    /// The bytes.
+    pub body: Body,
+}
+
+/// One remote file, reachable over http(s) or S3.
+#[derive(Clone)]
+pub enum Source {
+    /// http or https.
+    Http(HttpSource),
+    /// An S3 object.
+    S3(S3Source),
+}
+
+impl Source {
+    /// Requests `range` (all of it when `None`), on condition that the file still matches
+    /// `validator` when one is given. A server that cannot honour the condition answers with the
+    /// whole file, or fails with [`crate::error::Error::Changed`].
+    pub async fn get(&self, range: Option<ByteRange>, validator: Option<&str>) -> Result<Reply> {
+        match self {
+            Source::Http(source) => source.get(range, validator).await,
+            Source::S3(source) => source.get(range, validator).await,
+        }
+    }
+}
+
+/// Parses `bytes START-END/TOTAL` (the Content-Range of a 206 answer).
+pub fn parse_content_range(value: &str) -> Option<Extent> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let (start, end) = span.split_once('-')?;
+    let (start, end, total) = (
+        start.trim().parse().ok()?,
+        end.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    );
+    (start <= end && end < total).then_some(Extent::Partial { start, end, total })
+}
+
+/// The value of a `Range` header for `range`.
+pub fn range_header(range: ByteRange) -> String {
+    match range.end {
+        Some(end) => format!("bytes={}-{end}", range.start),
+        None => format!("bytes={}-", range.start),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_parses() {
+        assert_eq!(
+            parse_content_range("bytes 0-99/1000"),
+            Some(Extent::Partial {
+                start: 0,
+                end: 99,
+                total: 1000
+            })
+        );
+        assert_eq!(parse_content_range("bytes 0-99/*"), None);
+        assert_eq!(parse_content_range("bytes 100-99/1000"), None);
+        assert_eq!(parse_content_range("bytes 0-1000/1000"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn range_headers() {
+        assert_eq!(
+            range_header(ByteRange {
+                start: 5,
+                end: Some(9)
+            }),
+            "bytes=5-9"
+        );
+        assert_eq!(
+            range_header(ByteRange {
+                start: 5,
+                end: None
+            }),
+            "bytes=5-"
+        );
+    }
+}

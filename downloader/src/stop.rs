@@ -1,0 +1,55 @@
+//! Why and when a run stops early: Ctrl-C, SIGTERM or `--deadline`. Transfers watch one token and
+//! leave resumable temporary files behind when it fires.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Error;
+
+/// What stopped the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// `--deadline` passed.
+    Deadline,
+}
+
+/// A shared "stop now" signal with its reason; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    token: CancellationToken,
+    reason: Arc<OnceLock<StopReason>>,
+}
+
+impl Stop {
+    /// A signal that has not fired.
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    /// Fires the signal; the first reason given is the one kept.
+    pub fn stop(&self, reason: StopReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    /// Whether the signal fired, and why.
+    pub fn reason(&self) -> Option<StopReason> {
+        self.reason.get().copied()
+    }
+
+    /// Resolves when the signal fires.
+    pub async fn stopped(&self) {
+        self.token.cancelled().await;
+    }
+
+    /// The error a transfer cut short by the signal reports.
+    pub fn error(&self) -> Error {
+        match self.reason() {
+            Some(StopReason::Deadline) => Error::DeadlineReached,
+            _ => Error::Interrupted,
+        }
+    }
+}
