@@ -58,7 +58,7 @@ elapsed_since() {
   printf '%d.%03d s' $((us / 1000000)) $((us % 1000000 / 1000))
 }
 
-# retry ATTEMPTS COMMAND...: runs COMMAND until it succeeds, waiting 2, 4, 8, ... seconds in between.
+# retry ATTEMPTS COMMAND...: runs COMMAND until it succeeds, waiting 2, 4, 8, ... (at most 30) seconds in between.
 retry() {
   local attempts=$1 attempt=1 delay=2
   shift
@@ -70,7 +70,7 @@ retry() {
     log "attempt $attempt of $attempts failed, retrying in ${delay}s: $*"
     sleep "$delay"
     attempt=$((attempt + 1))
-    delay=$((delay * 2))
+    delay=$((delay < 15 ? delay * 2 : 30))
   done
 }
 
@@ -144,10 +144,12 @@ java_package() {
 
 install_dependencies() {
   export DEBIAN_FRONTEND=noninteractive
-  # Lock::Timeout waits for another apt run (cloud-init's own, unattended-upgrades) to finish
-  # instead of failing; retry covers mirrors that fail for a moment.
-  local apt=(apt-get -q -o DPkg::Lock::Timeout=600)
-  retry 5 "${apt[@]}" update
+  # Another apt run (unattended-upgrades, apt-daily) may hold the locks at first boot.
+  # DPkg::Lock::Timeout makes installs wait for dpkg's lock, but `update` fails at once on the
+  # package lists' lock, so it is retried for about five minutes; Acquire::Retries covers a
+  # mirror that fails for a moment.
+  local apt=(apt-get -q -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+  retry 12 "${apt[@]}" update
   local java
   java=$(java_package)
   retry 5 "${apt[@]}" install -y --no-install-recommends nginx "$java" python3-venv curl ca-certificates

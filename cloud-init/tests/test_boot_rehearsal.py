@@ -84,10 +84,10 @@ def test_boot_serves_the_build_through_nginx_and_signals_success(boot):
 
     # What would have changed on a real machine.
     commands = boot.commands()
-    assert commands[0] == "apt-get -q -o DPkg::Lock::Timeout=600 update"
-    assert commands.count("apt-get -q -o DPkg::Lock::Timeout=600 update") == 2, "the failed update is retried"
+    assert commands[0] == "apt-get -q -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 update"
+    assert commands.count("apt-get -q -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 update") == 2, "the failed update is retried"
     assert any(
-        c.startswith("apt-get -q -o DPkg::Lock::Timeout=600 install -y --no-install-recommends nginx openjdk-25-jre-headless")
+        c.startswith("apt-get -q -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install -y --no-install-recommends nginx openjdk-25-jre-headless")
         for c in commands
     )
     assert "useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app" in commands
