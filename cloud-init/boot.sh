@@ -23,7 +23,7 @@ BOOT_ROOT=${BOOT_ROOT:-}
 BOOT_REHEARSAL=${BOOT_REHEARSAL:-0}
 # Port nginx listens on, for the health check; the rehearsal moves nginx to a free port.
 BOOT_HTTP_PORT=${BOOT_HTTP_PORT:-80}
-# Extra CA certificate for HTTPS downloads (the rehearsal's test CA); empty on real instances.
+# CA certificate of the rehearsal's HTTPS server; empty on real instances, which trust the system's roots.
 BOOT_CA_CERT=${BOOT_CA_CERT:-}
 # Seconds the app gets to answer /healthz through nginx after it is started.
 BOOT_HEALTH_TIMEOUT=${BOOT_HEALTH_TIMEOUT:-300}
