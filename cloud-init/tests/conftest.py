@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,9 @@ def local_servers(tmp_path_factory):
     ca_pem, cert_pem, key_pem = servers.make_test_ca(base)
     www = base / "www"
     www.mkdir()
-    fetch = fetch_binary()
-    (www / "fetch").symlink_to(fetch)
+    # A snapshot, so that a cargo build running meanwhile cannot change the binary under the tests.
+    fetch = www / "fetch"
+    shutil.copy(fetch_binary(), fetch)
     https = servers.HttpsFileServer(www, cert_pem, key_pem)
     imds = servers.ImdsServer(*ROLE_KEYS)
     moto = servers.MotoS3Server(base / "moto.log")

@@ -94,6 +94,8 @@ def test_boot_serves_the_build_through_nginx_and_signals_success(boot):
     assert f"chown root:app {boot.root}/var/www/app" in commands
     assert f"chown root:app {boot.root}/var/www/app/builds/{BUILD}/app-{BUILD}.jar" in commands
     assert f"swapon {boot.root}/swapfile" in commands
+    mem_mib = int(next(l for l in open("/proc/meminfo") if l.startswith("MemTotal:")).split()[1]) // 1024
+    assert f"fallocate -l {min(mem_mib, 4096)}M {boot.root}/swapfile.new" in commands
     assert commands.index("nginx -t -q") < commands.index("systemctl restart app.service")
     assert commands[-1] == "cfn-signal --stack rehearsal-stack --resource AppGroup --region us-east-1 --exit-code 0"
 
@@ -127,7 +129,7 @@ def test_wrong_artifact_checksum_signals_failure_and_starts_nothing(boot):
 
     assert result.returncode != 0, boot.describe()
     assert len(boot.signals()) == 1 and boot.signals()[0] != "0", boot.describe()
-    assert "boot: step copy_http_resources failed after" in result.stdout
+    assert "boot: step copy_http_resources failed after" in result.stdout, boot.describe()
     commands = boot.commands()
     assert not [c for c in commands if c.startswith(("systemctl", "nginx"))], commands
     assert not (boot.state / "app.pid").exists() and not (boot.state / "nginx.pid").exists()
@@ -143,7 +145,7 @@ def test_fetch_binary_with_wrong_checksum_is_never_installed(boot):
 
     assert result.returncode != 0, boot.describe()
     assert boot.signals() == ["1"], boot.describe()
-    assert "does not match FETCH_SHA256; it was deleted without being run" in result.stderr
+    assert "does not match FETCH_SHA256; it was deleted without being run" in result.stderr, boot.describe()
     assert not list((boot.root / "usr/local/bin").iterdir())
     assert f"/app-{BUILD}.jar" not in boot.servers.https.hits
 
@@ -158,12 +160,22 @@ def test_bad_setting_fails_with_one_clear_line_before_changing_anything(boot):
     assert [c.split()[0] for c in boot.commands()] == ["cfn-signal"]
 
 
+def test_unit_for_another_app_is_refused(boot):
+    """The unit in S3 runs /var/www/app/app.jar; an instance told APP_NAME=shop must not start it."""
+    result = boot.run(boot.settings(APP_NAME="shop"))
+    assert result.returncode != 0, boot.describe()
+    assert "app.service does not run /var/www/shop/shop.jar" in result.stderr, boot.describe()
+    assert "boot: step copy_s3_resources failed after" in result.stdout, boot.describe()
+    assert boot.signals() == ["1"]
+    assert not [c for c in boot.commands() if c.startswith("systemctl")]
+
+
 def test_missing_settings_are_named(boot):
     settings = boot.settings()
     del settings["CONFIG_BUCKET"], settings["ARTIFACT_URL"]
     result = boot.run(settings)
     assert result.returncode != 0
-    assert "settings missing from the user data header: CONFIG_BUCKET ARTIFACT_URL" in result.stderr
+    assert "settings missing from the user data header: CONFIG_BUCKET ARTIFACT_URL" in result.stderr, boot.describe()
     assert boot.signals() == ["1"]
 
 
@@ -179,6 +191,6 @@ def test_instance_role_credentials_are_the_only_ones(boot):
     nobody_listens = f"http://127.0.0.1:{free_port()}"
     boot.run(extra_env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": nobody_listens})
     assert boot.result.returncode != 0, boot.describe()
-    assert "boot: step copy_s3_resources failed after" in boot.result.stdout
+    assert "boot: step copy_s3_resources failed after" in boot.result.stdout, boot.describe()
     assert boot.signals() == ["1"]
     assert ROLE_KEYS[0] not in boot.result.stdout + boot.result.stderr
