@@ -1,0 +1,485 @@
+//! What every integration test shares: real servers on 127.0.0.1 with a free port (an HTTP/HTTPS
+//! server whose behaviour each route sets, and an S3-compatible server), and a way to run the real
+//! `fetch` binary with a scrubbed environment.
+
+#![allow(dead_code)] // Each test file uses its own subset.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, StreamBody, combinators::UnsyncBoxBody};
+use hyper::body::Frame;
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// How one path of the test server behaves.
+#[derive(Clone, Default)]
+pub struct Route {
+    /// The file's bytes.
+    pub body: Bytes,
+    /// Serve `Range` requests (and honour `If-Range` against the ETag).
+    pub ranges: bool,
+    /// Strong ETag sent with the file.
+    pub etag: Option<String>,
+    /// Answer this many requests with 503 first.
+    pub fail_first: usize,
+    /// `Retry-After` sent with those 503s.
+    pub retry_after: Option<String>,
+    /// Cut this many responses off after `cut_after` body bytes (the connection drops).
+    pub cuts: usize,
+    /// Where the cut happens, counted from the start of the response body.
+    pub cut_after: usize,
+    /// After `stall_after` body bytes, send nothing more, ever.
+    pub stall_after: Option<usize>,
+    /// Answer with this status and no body (404, 403, ...).
+    pub status: Option<u16>,
+    /// Redirect (302) to this URL.
+    pub location: Option<String>,
+}
+
+impl Route {
+    /// A plain file with range support and an ETag.
+    pub fn file(body: impl Into<Bytes>) -> Route {
+        let body = body.into();
+        Route {
+            etag: Some(format!("\"{}\"", body.len())),
+            body,
+            ranges: true,
+            ..Route::default()
+        }
+    }
+
+    /// A file served whole only: no ranges, no validator.
+    pub fn no_ranges(body: impl Into<Bytes>) -> Route {
+        Route {
+            body: body.into(),
+            ..Route::default()
+        }
+    }
+}
+
+/// One request the server received.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub path: String,
+    pub headers: HeaderMap,
+}
+
+impl Hit {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Route>,
+    hits: Vec<Hit>,
+}
+
+/// An HTTP/1.1 and HTTP/2 server on 127.0.0.1, optionally over TLS with a CA made for the test.
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    scheme: &'static str,
+    state: Arc<Mutex<State>>,
+    /// PEM of the CA that signed the server's certificate (TLS servers only).
+    pub ca_pem: Option<String>,
+}
+
+impl HttpServer {
+    /// A plain http server.
+    pub async fn start() -> HttpServer {
+        Self::launch(None).await
+    }
+
+    /// An https server whose certificate (for 127.0.0.1 and localhost) a fresh test CA signed.
+    pub async fn start_tls() -> HttpServer {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "fetch test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+
+        use tokio_rustls::rustls;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let mut server =
+            Self::launch(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
+        server.ca_pem = Some(ca.pem());
+        server
+    }
+
+    async fn launch(tls: Option<tokio_rustls::TlsAcceptor>) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = shared.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(handle(&state, req)) }
+                    });
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
+                });
+            }
+        });
+        HttpServer {
+            addr,
+            scheme,
+            state,
+            ca_pem: None,
+        }
+    }
+
+    /// Sets how `path` behaves.
+    pub fn route(&self, path: &str, route: Route) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_string(), route);
+    }
+
+    /// The URL of `path` on this server (by IP address).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}://{}{}", self.scheme, self.addr, path)
+    }
+
+    /// The requests `path` received, in order.
+    pub fn hits(&self, path: &str) -> Vec<Hit> {
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .iter()
+            .filter(|h| h.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+fn empty(status: u16) -> Response<Body> {
+    let mut response = Response::new(
+        http_body_util::Empty::new()
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    response
+}
+
+fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let mut state = state.lock().unwrap();
+    state.hits.push(Hit {
+        path: path.clone(),
+        headers: req.headers().clone(),
+    });
+    let Some(route) = state.routes.get_mut(&path) else {
+        return empty(404);
+    };
+    if let Some(status) = route.status {
+        return empty(status);
+    }
+    if let Some(location) = &route.location {
+        let mut response = empty(302);
+        response
+            .headers_mut()
+            .insert("location", HeaderValue::from_str(location).unwrap());
+        return response;
+    }
+    if route.fail_first > 0 {
+        route.fail_first -= 1;
+        let mut response = empty(503);
+        if let Some(after) = &route.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from_str(after).unwrap());
+        }
+        return response;
+    }
+    let len = route.body.len() as u64;
+    let if_range_ok = match req.headers().get("if-range") {
+        Some(v) => route
+            .etag
+            .as_deref()
+            .is_some_and(|e| v.to_str().ok() == Some(e)),
+        None => true,
+    };
+    let range = req
+        .headers()
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| route.ranges && if_range_ok)
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .map(|(a, b)| {
+            let start: u64 = a.parse().unwrap();
+            let end: u64 = if b.is_empty() {
+                len.saturating_sub(1)
+            } else {
+                b.parse::<u64>().unwrap().min(len.saturating_sub(1))
+            };
+            (start, end)
+        });
+    let (status, slice) = match range {
+        Some((start, _)) if start >= len => return empty(416),
+        Some((start, end)) => (206, route.body.slice(start as usize..=end as usize)),
+        None => (200, route.body.clone()),
+    };
+    let cut = if route.cuts > 0 {
+        route.cuts -= 1;
+        Some(route.cut_after)
+    } else {
+        None
+    };
+    let stall = route.stall_after;
+    let mut response = Response::new(body_stream(slice.clone(), cut, stall));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    let headers = response.headers_mut();
+    headers.insert("content-length", HeaderValue::from(slice.len() as u64));
+    if route.ranges {
+        headers.insert("accept-ranges", HeaderValue::from_static("bytes"));
+    }
+    if let Some(etag) = &route.etag {
+        headers.insert("etag", HeaderValue::from_str(etag).unwrap());
+    }
+    if let Some((start, end)) = range {
+        headers.insert(
+            "content-range",
+            HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).unwrap(),
+        );
+    }
+    response
+}
+
+/// The body in 16 KiB frames; cut off with an error after `cut` bytes, or stalled forever after
+/// `stall` bytes.
+fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>) -> Body {
+    let limit = cut.or(stall).unwrap_or(data.len()).min(data.len());
+    let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = (0..limit)
+        .step_by(16 * 1024)
+        .map(|at| Ok(Frame::data(data.slice(at..(at + 16 * 1024).min(limit)))))
+        .collect();
+    let head = futures::stream::iter(frames);
+    let tail: futures::stream::BoxStream<'static, Result<Frame<Bytes>, std::io::Error>> =
+        if cut.is_some() {
+            Box::pin(futures::stream::once(async {
+                // Give the client the bytes before the cut, then drop the connection.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "cut by the test",
+                ))
+            }))
+        } else if stall.is_some() {
+            Box::pin(futures::stream::pending())
+        } else {
+            Box::pin(futures::stream::empty())
+        };
+    use futures::StreamExt;
+    BodyExt::boxed_unsync(StreamBody::new(head.chain(tail)))
+}
+
+/// The keys the S3 test server accepts.
+pub const ACCESS_KEY: &str = "AKIDFETCHTEST";
+pub const SECRET_KEY: &str = "fetch-test-secret";
+
+/// An S3-compatible server (s3s-fs) on 127.0.0.1, storing objects in a temporary directory.
+pub struct S3Server {
+    pub endpoint: String,
+    _root: tempfile::TempDir,
+}
+
+impl S3Server {
+    pub async fn start() -> S3Server {
+        let root = tempfile::tempdir().unwrap();
+        let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        S3Server {
+            endpoint: format!("http://{addr}"),
+            _root: root,
+        }
+    }
+
+    /// An SDK client with the right keys, for setting up buckets and objects.
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "test",
+            ))
+            .endpoint_url(&self.endpoint)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    pub async fn put(&self, bucket: &str, key: &str, body: impl Into<Bytes>) {
+        let client = self.client();
+        let _ = client.create_bucket().bucket(bucket).send().await;
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Deterministic pseudo-random bytes, so a misplaced range shows as a mismatch.
+pub fn data(len: usize, seed: u8) -> Vec<u8> {
+    let mut x = seed as u32 | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// The `fetch` binary with an environment holding nothing of the machine's: no AWS settings, no
+/// CA bundle variables, a temporary HOME.
+pub fn fetch(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fetch"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
+}
+
+/// `fetch` set up for the S3 test server with the right (or given) keys.
+pub fn fetch_s3(home: &Path, s3: &S3Server, secret: &str) -> Command {
+    let mut command = fetch(home);
+    command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", "us-east-1")
+        .args(["--endpoint-url", &s3.endpoint]);
+    command
+}
+
+/// Runs a command off the async runtime and returns its output.
+pub async fn run(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Output as text, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Asserts the exit code, showing the whole output when it differs.
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", describe(output));
+}
+
+/// stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The files in a directory (recursively, relative paths), helper files included.
+pub fn files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    fn walk(base: &Path, dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, found);
+            } else {
+                found.push(
+                    path.strip_prefix(base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    walk(dir, dir, &mut found);
+    found.sort();
+    found
+}

@@ -1,0 +1,519 @@
+//! fetch against a real HTTP/HTTPS server: names, dedup, retries, ranges, resume, redirects, TLS.
+
+mod common;
+
+use common::*;
+use sha2::{Digest, Sha256};
+
+#[tokio::test]
+async fn downloads_and_deduplicates() {
+    let server = HttpServer::start().await;
+    server.route("/a.txt", Route::file("alpha"));
+    server.route("/one/f.txt", Route::file("first"));
+    server.route("/two/f.txt", Route::file("second"));
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"]).args([
+        server.url("/a.txt"),
+        server.url("/a.txt"),
+        server.url("/one/f.txt"),
+        server.url("/two/f.txt"),
+    ]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"alpha");
+    assert_eq!(
+        server.hits("/a.txt").len(),
+        1,
+        "the same URL is fetched once"
+    );
+    // Last writer wins; the earlier URL is reported as skipped, naming the winner.
+    assert_eq!(std::fs::read(out.join("f.txt")).unwrap(), b"second");
+    assert!(server.hits("/one/f.txt").is_empty());
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("superseded by {}", server.url("/two/f.txt"))),
+        "{err}"
+    );
+    assert!(err.contains("2 succeeded, 0 failed, 1 skipped"), "{err}");
+    assert_eq!(
+        files(&out),
+        vec!["a.txt", "f.txt"],
+        "no helper files are left"
+    );
+}
+
+#[tokio::test]
+async fn names_cannot_escape_the_output_directory() {
+    let server = HttpServer::start().await;
+    server.route("/x/..%2F..%2Fescaped", Route::file("nope"));
+    server.route(
+        "/download",
+        Route {
+            location: Some("/x/../../etc/passwd".into()),
+            ..Route::default()
+        },
+    );
+    server.route("/etc/passwd", Route::file("redirected"));
+    server.route("/", Route::file("<html>"));
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("deep").join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"]).args([
+        server.url("/x/..%2F..%2Fescaped"),
+        server.url("/download"),
+        server.url("/"),
+    ]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(files(&out), vec![".._.._escaped", "download", "index.html"]);
+    assert_eq!(std::fs::read(out.join("download")).unwrap(), b"redirected");
+    assert_eq!(
+        files(&home.path().join("deep")).len(),
+        3,
+        "nothing was written outside"
+    );
+}
+
+#[tokio::test]
+async fn checksums_are_verified() {
+    let server = HttpServer::start().await;
+    let body = data(100_000, 7);
+    let good = hex::encode(Sha256::digest(&body));
+    server.route("/good.bin", Route::file(body.clone()));
+    server.route("/bad.bin", Route::file(body.clone()));
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("bad.bin"), b"the good old file").unwrap();
+    let mut cmd = fetch(home.path());
+    cmd.args(["-q", "--json", "-o", out.to_str().unwrap(), "-u"])
+        .args([
+            format!("{}#sha256={good}", server.url("/good.bin")),
+            format!("{}#sha256={}", server.url("/bad.bin"), "0".repeat(64)),
+        ]);
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    assert_eq!(std::fs::read(out.join("good.bin")).unwrap(), body);
+    assert_eq!(
+        std::fs::read(out.join("bad.bin")).unwrap(),
+        b"the good old file",
+        "a failed download never replaces an existing file"
+    );
+    assert_eq!(
+        files(&out),
+        vec!["bad.bin", "good.bin"],
+        "no partial file is left"
+    );
+    assert!(
+        stderr(&output).contains("SHA-256 mismatch"),
+        "{}",
+        describe(&output)
+    );
+    // The fragment is never sent to the server.
+    assert!(
+        server
+            .hits("/good.bin")
+            .iter()
+            .all(|h| !h.path.contains("sha256"))
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["sha256_verified"], true);
+    assert_eq!(report["items"][1]["status"], "failed");
+}
+
+#[tokio::test]
+async fn transient_errors_are_retried_and_permanent_ones_are_not() {
+    let server = HttpServer::start().await;
+    server.route(
+        "/flaky",
+        Route {
+            fail_first: 2,
+            retry_after: Some("0".into()),
+            ..Route::file("finally")
+        },
+    );
+    server.route(
+        "/gone",
+        Route {
+            status: Some(404),
+            ..Route::default()
+        },
+    );
+    server.route(
+        "/denied",
+        Route {
+            status: Some(403),
+            ..Route::default()
+        },
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"]).args([
+        server.url("/flaky"),
+        server.url("/gone"),
+        server.url("/denied"),
+    ]);
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    assert_eq!(std::fs::read(out.join("flaky")).unwrap(), b"finally");
+    assert_eq!(server.hits("/flaky").len(), 3, "two 503s, then success");
+    assert_eq!(server.hits("/gone").len(), 1, "a 404 is not retried");
+    assert_eq!(server.hits("/denied").len(), 1, "a 403 is not retried");
+    let err = stderr(&output);
+    assert!(err.contains("the server answered 404"), "{err}");
+    assert!(err.contains("1 succeeded, 2 failed, 0 skipped"), "{err}");
+}
+
+#[tokio::test]
+async fn retries_give_up_after_the_limit() {
+    let server = HttpServer::start().await;
+    server.route(
+        "/down",
+        Route {
+            fail_first: 100,
+            ..Route::file("never")
+        },
+    );
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = fetch(home.path());
+    cmd.args([
+        "-q",
+        "--retries",
+        "2",
+        "-o",
+        home.path().to_str().unwrap(),
+        "-u",
+    ])
+    .arg(server.url("/down"));
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    assert_eq!(server.hits("/down").len(), 3);
+    assert!(stderr(&output).contains("503"), "{}", describe(&output));
+}
+
+#[tokio::test]
+async fn a_dropped_connection_resumes_with_a_validated_range() {
+    let server = HttpServer::start().await;
+    let body = data(300_000, 3);
+    server.route(
+        "/cut.bin",
+        Route {
+            cuts: 1,
+            cut_after: 100_000,
+            ..Route::file(body.clone())
+        },
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/cut.bin"));
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("cut.bin")).unwrap(), body);
+    let hits = server.hits("/cut.bin");
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    let retry = &hits[1];
+    let range = retry.header("range").expect("the retry asks for a range");
+    let start: u64 = range
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split('-').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (16_384..=100_000).contains(&start),
+        "the retry continues, not restarts: {range}"
+    );
+    assert_eq!(
+        retry.header("if-range"),
+        Some("\"300000\""),
+        "the range is validated"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_ranges_is_downloaded_again_from_the_start() {
+    let server = HttpServer::start().await;
+    let body = data(200_000, 5);
+    server.route(
+        "/plain.bin",
+        Route {
+            cuts: 1,
+            cut_after: 50_000,
+            ..Route::no_ranges(body.clone())
+        },
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/plain.bin"));
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("plain.bin")).unwrap(), body);
+    let hits = server.hits("/plain.bin");
+    assert_eq!(hits.len(), 2);
+    assert_eq!(
+        hits[1].header("range"),
+        None,
+        "no range is asked of a server that ignores them"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_run_is_resumed_by_the_next() {
+    let server = HttpServer::start().await;
+    let body = data(400_000, 9);
+    server.route(
+        "/resume.bin",
+        Route {
+            cuts: 1,
+            cut_after: 150_000,
+            ..Route::file(body.clone())
+        },
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let args = ["-q", "--retries", "0", "-o", out.to_str().unwrap(), "-u"];
+
+    let mut first = fetch(home.path());
+    first.args(args).arg(server.url("/resume.bin"));
+    let output = run(first).await;
+    assert_exit(&output, 1);
+    assert!(
+        !out.join("resume.bin").exists(),
+        "no file under the final name"
+    );
+    assert_eq!(
+        files(&out),
+        vec![".resume.bin.fetch-part", ".resume.bin.fetch-state"],
+        "the partial file and its state are kept"
+    );
+
+    let mut second = fetch(home.path());
+    second.args(args).arg(server.url("/resume.bin"));
+    let output = run(second).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("resume.bin")).unwrap(), body);
+    assert_eq!(files(&out), vec!["resume.bin"]);
+    let hits = server.hits("/resume.bin");
+    assert_eq!(hits.len(), 2);
+    let range = hits[1].header("range").unwrap();
+    assert_ne!(range, "bytes=0-", "the second run resumes: {range}");
+    assert!(
+        !range.starts_with("bytes=0-"),
+        "the second run resumes: {range}"
+    );
+    assert_eq!(hits[1].header("if-range"), Some("\"400000\""));
+}
+
+#[tokio::test]
+async fn large_files_come_in_parallel_parts() {
+    let server = HttpServer::start().await;
+    let body = data(3 * 1024 * 1024 + 17, 11);
+    server.route("/big.bin", Route::file(body.clone()));
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args([
+        "-q",
+        "--part-size",
+        "256KiB",
+        "-x",
+        "4",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+    ])
+    .arg(server.url("/big.bin"));
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        std::fs::read(out.join("big.bin")).unwrap(),
+        body,
+        "parts reassemble byte-exact"
+    );
+    let hits = server.hits("/big.bin");
+    assert_eq!(hits.len(), 13, "one request per 256 KiB part");
+    assert_eq!(hits[0].header("range"), Some("bytes=0-262143"));
+    assert!(
+        hits[1..]
+            .iter()
+            .all(|h| h.header("if-range") == Some("\"3145745\""))
+    );
+}
+
+#[tokio::test]
+async fn https_downgrade_is_refused_and_credentials_stay_home() {
+    let tls = HttpServer::start_tls().await;
+    let plain = HttpServer::start().await;
+    plain.route("/target", Route::file("insecure"));
+    tls.route(
+        "/down",
+        Route {
+            location: Some(plain.url("/target")),
+            ..Route::default()
+        },
+    );
+    // Same port, other host name: a cross-host redirect.
+    let other = HttpServer::start().await;
+    other.route(
+        "/secret",
+        Route {
+            location: Some(format!("http://localhost:{}/landing", other.addr.port())),
+            ..Route::default()
+        },
+    );
+    other.route("/landing", Route::file("landed"));
+    let home = tempfile::tempdir().unwrap();
+    let ca = home.path().join("ca.pem");
+    std::fs::write(&ca, tls.ca_pem.as_ref().unwrap()).unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args([
+        "-q",
+        "--ca-cert",
+        ca.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+    ])
+    .arg(tls.url("/down"))
+    .arg(format!("http://user:hunter2@{}/secret", other.addr));
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains("refused a redirect from https to http"),
+        "{err}"
+    );
+    assert!(
+        plain.hits("/target").is_empty(),
+        "the downgrade was never requested"
+    );
+    assert_eq!(std::fs::read(out.join("secret")).unwrap(), b"landed");
+    assert!(other.hits("/secret")[0].header("authorization").is_some());
+    assert_eq!(
+        other.hits("/landing")[0].header("authorization"),
+        None,
+        "credentials never follow a redirect to another host"
+    );
+    assert!(!err.contains("hunter2"), "userinfo is redacted: {err}");
+}
+
+#[tokio::test]
+async fn https_needs_a_trusted_ca() {
+    let tls = HttpServer::start_tls().await;
+    tls.route("/secure.txt", Route::file("over tls"));
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+
+    let mut untrusted = fetch(home.path());
+    untrusted
+        .args(["-q", "-o", out.to_str().unwrap(), "-u"])
+        .arg(tls.url("/secure.txt"));
+    let output = run(untrusted).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--ca-cert"),
+        "{}",
+        describe(&output)
+    );
+
+    let ca = home.path().join("ca.pem");
+    std::fs::write(&ca, tls.ca_pem.as_ref().unwrap()).unwrap();
+    let mut trusted = fetch(home.path());
+    trusted
+        .args([
+            "-q",
+            "--ca-cert",
+            ca.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-u",
+        ])
+        .arg(tls.url("/secure.txt"));
+    let output = run(trusted).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("secure.txt")).unwrap(), b"over tls");
+}
+
+#[tokio::test]
+async fn stalls_time_out_and_the_deadline_bounds_the_run() {
+    let server = HttpServer::start().await;
+    server.route(
+        "/stall",
+        Route {
+            stall_after: Some(1000),
+            ..Route::file(data(100_000, 1))
+        },
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+
+    let mut idle = fetch(home.path());
+    idle.args([
+        "-q",
+        "--timeout",
+        "0.5",
+        "--retries",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+    ])
+    .arg(server.url("/stall"));
+    let output = run(idle).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("no data arrived for 0.5 s"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(server.hits("/stall").len(), 2, "a stall is retried");
+
+    let mut deadline = fetch(home.path());
+    deadline
+        .args(["-q", "--deadline", "1", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/stall"));
+    let started = std::time::Instant::now();
+    let output = run(deadline).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--deadline passed"),
+        "{}",
+        describe(&output)
+    );
+    // Not a timing assertion on speed: only that the 30 s idle timeout did not have to pass.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(!out.join("stall").exists());
+}
+
+#[tokio::test]
+async fn presigned_secrets_never_show() {
+    let server = HttpServer::start().await;
+    server.route("/obj", Route::file("signed"));
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let url = format!(
+        "{}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIASECRETID&X-Amz-Signature=deadbeefcafe",
+        server.url("/obj")
+    );
+    let mut cmd = fetch(home.path());
+    cmd.args(["--json", "-o", out.to_str().unwrap(), "-u", &url]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    assert!(!all.contains("deadbeefcafe"), "{all}");
+    assert!(!all.contains("AKIASECRETID"), "{all}");
+    assert!(all.contains("X-Amz-Signature=REDACTED"), "{all}");
+    assert_eq!(std::fs::read(out.join("obj")).unwrap(), b"signed");
+}

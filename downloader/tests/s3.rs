@@ -1,0 +1,127 @@
+//! fetch against a real S3-compatible server (s3s-fs): objects, prefixes, parts, errors.
+
+mod common;
+
+use common::*;
+
+#[tokio::test]
+async fn objects_and_prefixes_download() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "single/app.conf", "server {}").await;
+    s3.put("bucket", "tree/a.txt", "a").await;
+    s3.put("bucket", "tree/sub/b.txt", "b").await;
+    s3.put("bucket", "tree/sub/deeper/c.txt", "c").await;
+    s3.put("bucket", "other/x.txt", "x").await;
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
+    cmd.args([
+        "-q",
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+        "s3://bucket/single/app.conf",
+        "s3://bucket/tree/",
+    ]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        files(&out),
+        vec!["a.txt", "app.conf", "sub/b.txt", "sub/deeper/c.txt"]
+    );
+    assert_eq!(std::fs::read(out.join("sub/deeper/c.txt")).unwrap(), b"c");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["succeeded"], 4);
+    assert_eq!(report["items"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn large_objects_come_in_parts() {
+    let s3 = S3Server::start().await;
+    let body = data(2 * 1024 * 1024 + 3, 42);
+    s3.put("bucket", "big.bin", body.clone()).await;
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
+    cmd.args([
+        "-q",
+        "--json",
+        "--part-size",
+        "256KiB",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+        "s3://bucket/big.bin",
+    ]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+}
+
+#[tokio::test]
+async fn missing_objects_and_wrong_keys_fail_clearly() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "present.txt", "here").await;
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+
+    let mut missing = fetch_s3(home.path(), &s3, SECRET_KEY);
+    missing.args([
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+        "s3://bucket/absent.txt",
+        "s3://bucket/present.txt",
+        "s3://bucket/empty-prefix/",
+    ]);
+    let output = run(missing).await;
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("the file does not exist there"), "{err}");
+    assert!(err.contains("no objects under this prefix"), "{err}");
+    assert!(err.contains("1 succeeded, 2 failed, 0 skipped"), "{err}");
+    assert_eq!(files(&out), vec!["present.txt"]);
+
+    let mut wrong = fetch_s3(home.path(), &s3, "not-the-secret");
+    wrong.args([
+        "-q",
+        "--retries",
+        "0",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+        "s3://bucket/present.txt",
+    ]);
+    let output = run(wrong).await;
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("S3 rejected the credentials"), "{err}");
+    assert!(!err.contains("not-the-secret"), "{err}");
+}
+
+#[tokio::test]
+async fn no_credentials_is_explained() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "k", "v").await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = fetch(home.path());
+    cmd.args([
+        "-q",
+        "--retries",
+        "0",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &s3.endpoint,
+    ])
+    .args(["-o", home.path().to_str().unwrap(), "-u", "s3://bucket/k"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("no AWS credentials were found"),
+        "{}",
+        describe(&output)
+    );
+}
