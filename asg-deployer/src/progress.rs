@@ -2,6 +2,7 @@
 //! stack's status and the time spent. Every spinner is made here.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Where the tool's lines and its live status go.
 pub struct Display {
     spinner: Option<ProgressBar>,
+    captured: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Display {
@@ -23,17 +25,40 @@ impl Display {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
-        Display { spinner: Some(bar) }
+        Display {
+            spinner: Some(bar),
+            captured: None,
+        }
     }
 
     /// Lines only, never a spinner (tests, pipes).
     pub fn plain() -> Display {
-        Display { spinner: None }
+        Display {
+            spinner: None,
+            captured: None,
+        }
+    }
+
+    /// Keeps the lines in memory instead of printing them, for tests that read what an
+    /// operator would see.
+    pub fn capture() -> (Display, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let display = Display {
+            spinner: None,
+            captured: Some(lines.clone()),
+        };
+        (display, lines)
     }
 
     /// Prints one result line on stdout, above the spinner.
     pub fn line(&self, text: impl AsRef<str>) {
         let text = text.as_ref();
+        if let Some(lines) = &self.captured {
+            if let Ok(mut lines) = lines.lock() {
+                lines.push(text.to_string());
+            }
+            return;
+        }
         match &self.spinner {
             Some(bar) => bar.suspend(|| println!("{text}")),
             None => println!("{text}"),

@@ -243,7 +243,7 @@ async fn delete_stack(session: &Session<'_>, info: &StackInfo) -> Result<(), Err
 
 /// Follows a stack change to its end. Past the deadline an update is cancelled, so
 /// CloudFormation rolls it back, and the rollback is followed too.
-async fn follow(
+pub async fn follow(
     session: &Session<'_>,
     stack_id: &str,
     last_seen: Option<String>,
@@ -446,8 +446,18 @@ pub fn changed_parameters(
 ) -> BTreeSet<String> {
     wanted
         .iter()
-        .filter(|(k, v)| stored.get(*k) != Some(v))
+        .filter(|(k, v)| stored.get(*k).map(|s| list_items(s)) != Some(list_items(v)))
         .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// A stored value as its items: CloudFormation keeps list parameters as "a,b", some emulators
+/// as "['a', 'b']"; both mean the same list.
+fn list_items(value: &str) -> Vec<&str> {
+    value
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|item| item.trim().trim_matches(|c| c == '\'' || c == '"'))
         .collect()
 }
 
@@ -488,5 +498,10 @@ mod tests {
         .into();
         let changed = changed_parameters(&stored, &wanted);
         assert_eq!(changed.into_iter().collect::<Vec<_>>(), ["B", "C"]);
+        let stored: BTreeMap<String, String> =
+            [("Subnets".into(), "['subnet-1', 'subnet-2']".into())].into();
+        let wanted: BTreeMap<String, String> =
+            [("Subnets".into(), "subnet-1,subnet-2".into())].into();
+        assert!(changed_parameters(&stored, &wanted).is_empty());
     }
 }

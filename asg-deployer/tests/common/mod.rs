@@ -1,0 +1,248 @@
+//! Shared test helpers: a real moto server on a free 127.0.0.1 port, the network and
+//! certificate it needs, and running the real `asg-deploy` binary with a scrubbed environment.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_cloudformation::config::{Credentials, Region};
+use aws_types::SdkConfig;
+
+/// A moto server owned by one test; killed when dropped.
+pub struct Moto {
+    child: Child,
+    /// http://127.0.0.1:PORT
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` (installed by scripts/setup) and waits until it accepts connections.
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ACM_VALIDATION_WAIT", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server is missing: run scripts/setup (pip install \"moto[server]\")");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// SDK configuration for this server with dummy credentials.
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(
+                aws_sdk_cloudformation::config::SharedCredentialsProvider::new(Credentials::new(
+                    "test", "test", None, None, "tests",
+                )),
+            )
+            .build()
+    }
+
+    /// The tool's clients, pointed at this server.
+    pub fn clients(&self) -> asg_deployer::aws::Clients {
+        asg_deployer::aws::Clients::from_conf(&self.sdk_config(), true)
+    }
+
+    /// A VPC with two subnets in two zones, an issued ACM certificate and an AMI, made through
+    /// moto's own APIs like an operator's account would have them.
+    pub async fn network(&self) -> Network {
+        let conf = self.sdk_config();
+        let ec2 = aws_sdk_ec2::Client::new(&conf);
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .unwrap()
+            .to_string();
+        let mut subnets = Vec::new();
+        for (i, zone) in ["a", "b"].iter().enumerate() {
+            let s = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(format!("10.0.{i}.0/24"))
+                .availability_zone(format!("{REGION}{zone}"))
+                .send()
+                .await
+                .unwrap();
+            subnets.push(s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string());
+        }
+        let acm = aws_sdk_acm::Client::new(&conf);
+        let certificate = acm
+            .request_certificate()
+            .domain_name("app.example.com")
+            .send()
+            .await
+            .unwrap()
+            .certificate_arn()
+            .unwrap()
+            .to_string();
+        let images = ec2.describe_images().owners("amazon").send().await.unwrap();
+        let ami = images.images()[0].image_id().unwrap().to_string();
+        Network {
+            vpc,
+            subnets,
+            certificate,
+            ami,
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The region every test uses.
+pub const REGION: &str = "us-east-1";
+
+/// What the stack needs from the account.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// VPC id.
+    pub vpc: String,
+    /// Two subnets in two zones.
+    pub subnets: Vec<String>,
+    /// ACM certificate ARN.
+    pub certificate: String,
+    /// An AMI moto knows.
+    pub ami: String,
+}
+
+/// The outcome of one run of the binary.
+pub struct Run {
+    /// The command line, for failure messages.
+    pub command: String,
+    /// Exit code.
+    pub code: i32,
+    /// Everything printed on stdout.
+    pub stdout: String,
+    /// Everything printed on stderr.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, printing the whole run when it differs.
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "{self}");
+        self
+    }
+
+    /// Asserts that stdout or stderr contains `text`.
+    pub fn expect_output(&self, text: &str) -> &Run {
+        assert!(
+            self.stdout.contains(text) || self.stderr.contains(text),
+            "expected {text:?} in the output of\n{self}"
+        );
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "$ {}\nexit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.command, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_asg-deploy"))
+}
+
+/// Runs `asg-deploy ARGS` with only `envs` set (plus PATH and a throwaway HOME), so no AWS_*
+/// variable or profile of the machine leaks in.
+pub fn asg_deploy(args: &[&str], envs: &[(&str, String)]) -> Run {
+    let home = tempfile::tempdir().expect("a temporary HOME");
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("asg-deploy runs");
+    let command = format!(
+        "{} asg-deploy {}",
+        envs.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        args.join(" ")
+    );
+    Run {
+        command,
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The environment of a deployment against `moto`: dummy credentials and every required setting.
+pub fn deploy_env(
+    moto: &Moto,
+    net: &Network,
+    stack: &str,
+    build: u64,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", REGION.into()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("STACK_NAME", stack.into()),
+        ("BUILD_NUMBER", build.to_string()),
+        ("SUBNETS", net.subnets.join(",")),
+        ("AWSCERTIFICATE", net.certificate.clone()),
+        ("AMIID", net.ami.clone()),
+        (
+            "ARTIFACT_URL",
+            "https://artifacts.example.com/app-1.jar".into(),
+        ),
+        // moto's load balancer has no real DNS name to send an HTTPS request to.
+        ("HEALTH_CHECK", "targets".into()),
+    ]
+}
+
+/// Replaces (or adds) one variable.
+pub fn with(
+    mut env: Vec<(&'static str, String)>,
+    key: &'static str,
+    value: &str,
+) -> Vec<(&'static str, String)> {
+    env.retain(|(k, _)| *k != key);
+    env.push((key, value.to_string()));
+    env
+}

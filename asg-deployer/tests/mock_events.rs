@@ -1,0 +1,399 @@
+//! What moto cannot produce, through the SDK's own mock layer and tokio's paused clock: stack
+//! events arriving over time, a failed build rolling back, the timeout that cancels an update,
+//! and AWS throttling the polling.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::config::retry::RetryConfig;
+use aws_sdk_cloudformation::operation::cancel_update_stack::CancelUpdateStackOutput;
+use aws_sdk_cloudformation::operation::describe_stack_events::{
+    DescribeStackEventsError, DescribeStackEventsOutput,
+};
+use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackEvent, StackStatus};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::error::ErrorMetadata;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use asg_deployer::aws::Clients;
+use asg_deployer::cli::{Command, Settings};
+use asg_deployer::config::{Config, Target};
+use asg_deployer::error::Error;
+use asg_deployer::events::{POLL_INTERVAL, WatchEnd, Watcher};
+use asg_deployer::exit_code::ExitCode;
+use asg_deployer::progress::Display;
+use asg_deployer::session::Session;
+
+const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/web/0a1b2c3d";
+
+fn event(n: i64, resource: &str, status: &str, reason: Option<&str>) -> StackEvent {
+    StackEvent::builder()
+        .event_id(format!("event-{n}"))
+        .stack_id(STACK_ID)
+        .stack_name("web")
+        .logical_resource_id(resource)
+        .resource_status(ResourceStatus::from(status))
+        .set_resource_status_reason(reason.map(str::to_string))
+        .timestamp(DateTime::from_secs(1_800_000_000 + n * 30))
+        .build()
+}
+
+/// DescribeStackEvents answers newest first.
+fn events(list: &[StackEvent]) -> DescribeStackEventsOutput {
+    let mut newest_first = list.to_vec();
+    newest_first.reverse();
+    DescribeStackEventsOutput::builder()
+        .set_stack_events(Some(newest_first))
+        .build()
+}
+
+fn stack(status: &str) -> DescribeStacksOutput {
+    DescribeStacksOutput::builder()
+        .stacks(
+            Stack::builder()
+                .stack_id(STACK_ID)
+                .stack_name("web")
+                .stack_status(StackStatus::from(status))
+                .creation_time(DateTime::from_secs(1_800_000_000))
+                .build(),
+        )
+        .build()
+}
+
+fn target(timeout: &str) -> Target {
+    let settings = Settings {
+        stack_name: Some("web".into()),
+        timeout: Some(timeout.into()),
+        ..Default::default()
+    };
+    Config::from_settings(Command::Status { watch: true }, &settings)
+        .unwrap()
+        .target
+}
+
+/// The tool's clients with `cfn` mocked; the others are never called by these tests.
+fn clients(cfn: Client) -> Clients {
+    let conf = aws_types::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    Clients {
+        cfn,
+        ..Clients::from_conf(&conf, true)
+    }
+}
+
+fn lines(captured: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
+    captured.lock().unwrap().clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_stream_once_each_in_order_until_the_stack_is_done() {
+    let e0 = event(0, "web", "UPDATE_COMPLETE", None);
+    let e1 = event(1, "web", "UPDATE_IN_PROGRESS", Some("User Initiated"));
+    let e2 = event(2, "LaunchTemplate", "UPDATE_COMPLETE", None);
+    let e3 = event(
+        3,
+        "AppGroup",
+        "CREATE_IN_PROGRESS",
+        Some("Resource creation Initiated"),
+    );
+    let e4 = event(4, "web", "UPDATE_COMPLETE", None);
+    let (a, b, c, d) = (
+        vec![e0.clone(), e1.clone()],
+        vec![e0.clone(), e1.clone(), e2.clone()],
+        vec![e0.clone(), e1.clone(), e2.clone(), e3.clone()],
+        vec![e0, e1, e2, e3, e4],
+    );
+    let events_rule = mock!(Client::describe_stack_events)
+        .sequence()
+        .output(move || events(&a))
+        .output(move || events(&b))
+        .output(move || events(&c))
+        .output(move || events(&d))
+        .repeatedly()
+        .build();
+    let stacks_rule = mock!(Client::describe_stacks)
+        .sequence()
+        .output(|| stack("UPDATE_IN_PROGRESS"))
+        .times(3)
+        .output(|| stack("UPDATE_COMPLETE"))
+        .repeatedly()
+        .build();
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&events_rule, &stacks_rule]
+    );
+    let (display, captured) = Display::capture();
+    let started = Instant::now();
+    let end = Watcher {
+        cfn: &cfn,
+        stack: STACK_ID.into(),
+        last_seen: Some("event-0".into()),
+        deadline: started + Duration::from_secs(600),
+        shutdown: CancellationToken::new(),
+        display: &display,
+        poll: POLL_INTERVAL,
+    }
+    .run()
+    .await
+    .unwrap();
+    assert_eq!(
+        end,
+        WatchEnd::Finished {
+            status: "UPDATE_COMPLETE".into(),
+            reasons: vec![]
+        }
+    );
+    let printed = lines(&captured);
+    let resources: Vec<&str> = printed
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        resources,
+        ["web", "LaunchTemplate", "AppGroup", "web"],
+        "{printed:#?}"
+    );
+    assert!(
+        printed[0].starts_with("2027-01-15T08:00:30Z  web"),
+        "{printed:#?}"
+    );
+    assert!(
+        printed[2].contains("CREATE_IN_PROGRESS")
+            && printed[2].ends_with("Resource creation Initiated")
+    );
+    // Four polls, three waits of one interval each on the paused clock.
+    assert_eq!(started.elapsed(), POLL_INTERVAL * 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_build_rolls_back_and_names_the_first_failure() {
+    let history = vec![
+        event(1, "web", "UPDATE_IN_PROGRESS", Some("User Initiated")),
+        event(
+            2,
+            "AppGroup",
+            "CREATE_IN_PROGRESS",
+            Some("Resource creation Initiated"),
+        ),
+        event(
+            3,
+            "AppGroup",
+            "CREATE_FAILED",
+            Some(
+                "Received 1 FAILURE signal(s) out of 2. Unable to satisfy 100% MinSuccessfulInstancesPercent requirement",
+            ),
+        ),
+        event(
+            4,
+            "web",
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            Some("The following resource(s) failed to create: [AppGroup]. "),
+        ),
+        event(5, "AppGroup", "DELETE_COMPLETE", None),
+        event(6, "web", "UPDATE_ROLLBACK_COMPLETE", None),
+    ];
+    let first = history[..3].to_vec();
+    let events_rule = mock!(Client::describe_stack_events)
+        .sequence()
+        .output(move || events(&first))
+        .output(move || events(&history))
+        .repeatedly()
+        .build();
+    let stacks_rule = mock!(Client::describe_stacks)
+        .sequence()
+        .output(|| stack("UPDATE_ROLLBACK_IN_PROGRESS"))
+        .output(|| stack("UPDATE_ROLLBACK_COMPLETE"))
+        .repeatedly()
+        .build();
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&events_rule, &stacks_rule]
+    );
+    let clients = clients(cfn);
+    let target = target("30m");
+    let (display, captured) = Display::capture();
+    let session = Session::new(&clients, &target, &display, CancellationToken::new());
+    let err = asg_deployer::rollout::follow(&session, STACK_ID, None, true)
+        .await
+        .unwrap_err();
+    match &err {
+        Error::StackFailed {
+            status, reasons, ..
+        } => {
+            assert_eq!(status, "UPDATE_ROLLBACK_COMPLETE");
+            assert_eq!(
+                reasons.len(),
+                1,
+                "cascading failures are not reasons: {reasons:?}"
+            );
+            assert!(reasons[0].starts_with("AppGroup: Received 1 FAILURE signal(s)"));
+        }
+        other => panic!("expected a rollback, got {other}"),
+    }
+    assert_eq!(ExitCode::from_error(&err).code(), 1);
+    assert_eq!(lines(&captured).len(), 6, "every event once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_the_timeout_the_update_is_cancelled_and_rolled_back() {
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let seen = cancelled.clone();
+    let stacks_rule = mock!(Client::describe_stacks).then_compute_output(move |_| {
+        if seen.load(Ordering::SeqCst) {
+            stack("UPDATE_ROLLBACK_COMPLETE")
+        } else {
+            stack("UPDATE_IN_PROGRESS")
+        }
+    });
+    let flag = cancelled.clone();
+    let cancel_rule = mock!(Client::cancel_update_stack)
+        .match_requests(|r| r.stack_name() == Some(STACK_ID))
+        .then_compute_output(move |_| {
+            flag.store(true, Ordering::SeqCst);
+            CancelUpdateStackOutput::builder().build()
+        });
+    let events_rule = mock!(Client::describe_stack_events).then_output(|| events(&[]));
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&stacks_rule, &cancel_rule, &events_rule]
+    );
+    let clients = clients(cfn);
+    let target = target("10m");
+    let (display, captured) = Display::capture();
+    let session = Session::new(&clients, &target, &display, CancellationToken::new());
+    let started = Instant::now();
+    let err = asg_deployer::rollout::follow(&session, STACK_ID, None, true)
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        matches!(
+            err,
+            Error::TimedOut {
+                cancelled: true,
+                ..
+            }
+        ),
+        "expected a cancelled timeout, got {err}"
+    );
+    assert_eq!(ExitCode::from_error(&err).code(), 1);
+    assert_eq!(cancel_rule.num_calls(), 1);
+    assert!(
+        waited >= Duration::from_secs(600) && waited < Duration::from_secs(620),
+        "{waited:?}"
+    );
+    let printed = lines(&captured);
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.starts_with("Timed out after 10m: cancelling the update")),
+        "{printed:#?}"
+    );
+    assert!(
+        printed
+            .iter()
+            .any(|l| l == "Rollback ended in UPDATE_ROLLBACK_COMPLETE"),
+        "{printed:#?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("the update was cancelled and CloudFormation rolled it back")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_slows_the_polling_instead_of_failing() {
+    let done = vec![
+        event(1, "web", "UPDATE_IN_PROGRESS", Some("User Initiated")),
+        event(2, "web", "UPDATE_COMPLETE", None),
+    ];
+    let throttled = || {
+        DescribeStackEventsError::generic(
+            ErrorMetadata::builder()
+                .code("Throttling")
+                .message("Rate exceeded")
+                .build(),
+        )
+    };
+    let events_rule = mock!(Client::describe_stack_events)
+        .sequence()
+        .error(throttled)
+        .times(6)
+        .output(move || events(&done))
+        .repeatedly()
+        .build();
+    let stacks_rule = mock!(Client::describe_stacks).then_output(|| stack("UPDATE_COMPLETE"));
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&events_rule, &stacks_rule],
+        |c| c.retry_config(RetryConfig::standard().with_max_attempts(2))
+    );
+    let (display, captured) = Display::capture();
+    let started = Instant::now();
+    let end = Watcher {
+        cfn: &cfn,
+        stack: STACK_ID.into(),
+        last_seen: None,
+        deadline: started + Duration::from_secs(3600),
+        shutdown: CancellationToken::new(),
+        display: &display,
+        poll: POLL_INTERVAL,
+    }
+    .run()
+    .await
+    .unwrap();
+    assert!(matches!(end, WatchEnd::Finished { ref status, .. } if status == "UPDATE_COMPLETE"));
+    let printed = lines(&captured);
+    let warnings = printed.iter().filter(|l| l.contains("throttling")).count();
+    assert_eq!(warnings, 1, "one warning, not one per poll: {printed:#?}");
+    assert_eq!(printed.iter().filter(|l| l.contains("UPDATE_")).count(), 2);
+    // The polling backed off (10 s, 20 s, 40 s, ...) instead of hammering the API.
+    assert!(
+        started.elapsed() >= Duration::from_secs(70),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_stops_watching_and_says_how_to_resume() {
+    let stacks_rule = mock!(Client::describe_stacks).then_output(|| stack("UPDATE_IN_PROGRESS"));
+    let events_rule = mock!(Client::describe_stack_events).then_output(|| events(&[]));
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&stacks_rule, &events_rule]
+    );
+    let clients = clients(cfn);
+    let target = target("30m");
+    let (display, _) = Display::capture();
+    let shutdown = CancellationToken::new();
+    let session = Session::new(&clients, &target, &display, shutdown.clone());
+    let press = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        press.cancel();
+    });
+    let err = asg_deployer::rollout::follow(&session, STACK_ID, None, true)
+        .await
+        .unwrap_err();
+    assert_eq!(ExitCode::from_error(&err), ExitCode::Interrupted);
+    assert!(
+        err.to_string().contains(
+            "the deployment goes on. Keep watching with: asg-deploy status --watch --stack-name web"
+        ),
+        "{err}"
+    );
+}

@@ -1,0 +1,292 @@
+//! The rollout against a real moto server: create, a higher build replacing the group, the
+//! refusals, in-place changes, "nothing to update", the config bucket, plan, status, delete.
+
+mod common;
+
+use common::{Moto, asg_deploy, deploy_env, with};
+
+/// Name, build tag, launch template version and desired size of the stack's current group.
+async fn group(moto: &Moto, stack: &str) -> (String, String, String, i32) {
+    let clients = moto.clients();
+    let info = asg_deployer::stack::describe(&clients.cfn, stack)
+        .await
+        .unwrap()
+        .expect("the stack exists");
+    let name = info.outputs["GroupName"].clone();
+    let out = clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&name)
+        .send()
+        .await
+        .unwrap();
+    let g = &out.auto_scaling_groups()[0];
+    let tag = g
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("BuildNumber"))
+        .and_then(|t| t.value())
+        .unwrap_or_default()
+        .to_string();
+    let version = g
+        .launch_template()
+        .and_then(|lt| lt.version())
+        .unwrap_or_default()
+        .to_string();
+    (name, tag, version, g.desired_capacity().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn rollout_lifecycle() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    let env1 = deploy_env(&moto, &net, "web", 1);
+
+    let created = asg_deploy(&["create"], &env1);
+    created
+        .expect_code(0)
+        .expect_output("Creating the config bucket stack web-config")
+        .expect_output("CREATE_COMPLETE")
+        .expect_output("LoadBalancerDnsName")
+        .expect_output("Url                  https://")
+        .expect_output("healthy in the target group");
+    let (group1, tag1, version1, _) = group(&moto, "web").await;
+    assert_eq!(tag1, "1");
+
+    // Create over an existing stack is refused and names the right command.
+    asg_deploy(&["create"], &env1)
+        .expect_code(2)
+        .expect_output("already exists")
+        .expect_output("asg-deploy update");
+
+    // A higher build brings up a new group from a new launch template version.
+    let env2 = deploy_env(&moto, &net, "web", 2);
+    asg_deploy(&["update"], &env2)
+        .expect_code(0)
+        .expect_output("Rolling out build 2 (running 1)")
+        .expect_output("UPDATE_COMPLETE");
+    let (group2, tag2, version2, desired2) = group(&moto, "web").await;
+    assert_ne!(group2, group1, "build 2 must run in a new group");
+    assert_eq!(tag2, "2");
+    assert_ne!(
+        version2, version1,
+        "the new group must use a new launch template version"
+    );
+    assert_eq!(desired2, 2);
+
+    // The same settings again: nothing to update, success.
+    asg_deploy(&["update"], &env2)
+        .expect_code(0)
+        .expect_output("Nothing to update");
+
+    // A lower build is refused.
+    asg_deploy(&["update"], &env1)
+        .expect_code(2)
+        .expect_output("BUILD_NUMBER 1 is lower than the running build 2");
+
+    // The same build with another size changes it in place: still build 2, new size.
+    asg_deploy(&["update"], &with(env2.clone(), "DESIREDCAPACITY", "3"))
+        .expect_code(0)
+        .expect_output("Same build 2: changing DesiredCapacity in place");
+    let (_, tag3, _, desired3) = group(&moto, "web").await;
+    assert_eq!((tag3.as_str(), desired3), ("2", 3));
+
+    // Status shows the build, the group and its instances, the outputs and the events.
+    let status = asg_deploy(&["status"], &env2);
+    status
+        .expect_code(0)
+        .expect_output("Build     2")
+        .expect_output("build tag 2, 3 instance(s)")
+        .expect_output("InService")
+        .expect_output("GroupName")
+        .expect_output("Recent events");
+
+    // Delete removes the stack and keeps the config bucket.
+    asg_deploy(&["delete"], &env2)
+        .expect_code(0)
+        .expect_output("Deleted stack web");
+    let clients = moto.clients();
+    assert!(
+        asg_deployer::stack::describe(&clients.cfn, "web")
+            .await
+            .unwrap()
+            .is_none_or(|s| s.status == "DELETE_COMPLETE")
+    );
+    assert!(
+        asg_deployer::stack::describe(&clients.cfn, "web-config")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn update_and_status_of_a_missing_stack_are_refused() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    let env = deploy_env(&moto, &net, "absent", 1);
+    asg_deploy(&["update"], &env)
+        .expect_code(2)
+        .expect_output("stack absent does not exist: use `asg-deploy create` first");
+    asg_deploy(&["status"], &env)
+        .expect_code(2)
+        .expect_output("does not exist");
+    asg_deploy(&["delete"], &env)
+        .expect_code(2)
+        .expect_output("nothing to delete");
+}
+
+#[tokio::test]
+async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    asg_deploy(&["create"], &deploy_env(&moto, &net, "shop", 4)).expect_code(0);
+    asg_deploy(&["update"], &deploy_env(&moto, &net, "shop", 5)).expect_code(0);
+
+    let clients = moto.clients();
+    let bucket = asg_deployer::config_bucket::existing(
+        &clients,
+        &asg_deployer::config::Config::from_settings(
+            asg_deployer::cli::Command::Status { watch: false },
+            &asg_deployer::cli::Settings {
+                stack_name: Some("shop".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .target,
+    )
+    .await
+    .unwrap()
+    .expect("the config bucket stack has its bucket");
+
+    // moto applies encryption and tags of the bucket template (the rest is checked on the
+    // template itself in template.rs).
+    let enc = clients
+        .s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the bucket is encrypted");
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+
+    // Each build has its own copy of exactly the embedded files, nothing else.
+    let listed = clients
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "builds/4/app.conf",
+            "builds/4/app.service",
+            "builds/5/app.conf",
+            "builds/5/app.service"
+        ]
+    );
+    for (file, body) in asg_deployer::config_bucket::build_files() {
+        let got = clients
+            .s3
+            .get_object()
+            .bucket(&bucket)
+            .key(format!("builds/5/{file}"))
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        assert_eq!(got.as_ref(), body.as_bytes(), "{file}");
+    }
+    // The stack's instance role may read only its own build's prefix.
+    let info = asg_deployer::stack::describe(&clients.cfn, "shop")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.parameters["ConfigBucket"], bucket);
+}
+
+#[tokio::test]
+async fn plan_lists_changes_and_leaves_nothing_behind() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    asg_deploy(&["create"], &deploy_env(&moto, &net, "api", 1)).expect_code(0);
+    let plan = asg_deploy(&["plan"], &deploy_env(&moto, &net, "api", 2));
+    plan.expect_code(0)
+        .expect_output("Parameter BuildNumber: 1 -> 2");
+    let clients = moto.clients();
+    let info = asg_deployer::stack::describe(&clients.cfn, "api")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.build_number(), Some(1), "plan must not deploy");
+    let sets = clients
+        .cfn
+        .list_change_sets()
+        .stack_name("api")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        sets.summaries().is_empty(),
+        "plan must delete its change set"
+    );
+    asg_deploy(&["plan"], &deploy_env(&moto, &net, "api", 1))
+        .expect_code(0)
+        .expect_output("Nothing to update");
+}
+
+#[tokio::test]
+async fn subnets_in_one_zone_are_refused_before_any_change() {
+    let moto = Moto::start();
+    let mut net = moto.network().await;
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config());
+    let third = ec2
+        .create_subnet()
+        .vpc_id(&net.vpc)
+        .cidr_block("10.0.9.0/24")
+        .availability_zone("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    net.subnets[1] = third.subnet().unwrap().subnet_id().unwrap().to_string();
+    asg_deploy(&["create"], &deploy_env(&moto, &net, "web", 1))
+        .expect_code(2)
+        .expect_output("SUBNETS are all in us-east-1a");
+    let clients = moto.clients();
+    assert!(
+        asg_deployer::stack::describe(&clients.cfn, "web-config")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing may be created before the settings are known good"
+    );
+}
+
+#[tokio::test]
+async fn missing_credentials_are_refused_with_exit_2() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    let env: Vec<_> = deploy_env(&moto, &net, "web", 1)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
+        .collect();
+    asg_deploy(&["create"], &env)
+        .expect_code(2)
+        .expect_output("no AWS credentials found");
+}
