@@ -517,3 +517,54 @@ async fn presigned_secrets_never_show() {
     assert!(all.contains("X-Amz-Signature=REDACTED"), "{all}");
     assert_eq!(std::fs::read(out.join("obj")).unwrap(), b"signed");
 }
+
+#[tokio::test]
+async fn ctrl_c_keeps_a_resumable_partial_file_and_exits_130() {
+    let server = HttpServer::start().await;
+    let body = data(500_000, 13);
+    server.route("/slow.bin", Route {
+        stall_after: Some(200_000),
+        ..Route::file(body.clone())
+    });
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/slow.bin"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Wait until the server has sent what it will send before the stall.
+    for _ in 0..100 {
+        if !server.hits("/slow.bin").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_exit(&output, 130);
+    assert!(stderr(&output).contains("interrupted"), "{}", describe(&output));
+    assert_eq!(
+        files(&out),
+        vec![".slow.bin.fetch-part", ".slow.bin.fetch-state"]
+    );
+
+    // The next run picks up where the first stopped.
+    server.route("/slow.bin", Route::file(body.clone()));
+    let mut again = fetch(home.path());
+    again.args(["-q", "-o", out.to_str().unwrap(), "-u"]).arg(server.url("/slow.bin"));
+    let output = run(again).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("slow.bin")).unwrap(), body);
+    let hits = server.hits("/slow.bin");
+    let range = hits.last().unwrap().header("range").unwrap().to_string();
+    assert!(!range.starts_with("bytes=0-"), "resumed, not restarted: {range}");
+}
