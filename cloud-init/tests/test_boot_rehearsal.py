@@ -206,3 +206,18 @@ def test_instance_role_credentials_are_the_only_ones(boot):
     assert "boot: step copy_s3_resources failed after" in boot.result.stdout, boot.describe()
     assert boot.signals() == ["1"]
     assert ROLE_KEYS[0] not in boot.result.stdout + boot.result.stderr
+
+
+def test_user_data_fits_in_ec2s_limit(boot):
+    """EC2 refuses user data over 16 KiB; the header with long real-world values must still fit."""
+    long_url = "https://artifacts.example-company.internal/releases/shop/backend/" + "x" * 120 + "/app-20261121.1.jar"
+    settings = boot.settings(
+        STACK_NAME="s" * 128,
+        CONFIG_BUCKET="b" * 63,
+        BUILD_NUMBER="20261121.1",
+        ARTIFACT_URL=long_url + "#sha256=" + "a" * 64,
+        FETCH_URL=long_url.replace(".jar", "-fetch"),
+        FETCH_SHA256="b" * 64,
+    )
+    size = len(boot.user_data(settings).encode())
+    assert size <= 16384 - 512, f"user data is {size} bytes; keep at least 512 bytes below EC2's 16384"
