@@ -1,0 +1,34 @@
+# shellcheck shell=bash
+# One measured run: an empty output directory, the tool under GNU time (peak RSS) between two
+# microsecond clock readings (wall time), then the byte-exact check. One TSV line per run.
+
+# GNU time prints elapsed time with 10 ms resolution, too coarse for the 0.1 s workloads, so the wall
+# time is read from bash's microsecond clock around the same process; `%e` is kept as a cross-check.
+measure_run() {
+  local w=$1 tool=$2 round=$3
+  local out="$SCRATCH/out" log="$RUN_DIR/logs/$w-$tool-$round.log" timing="$RUN_DIR/time.out"
+  rm -rf "$out" "$out.diff"
+  mkdir -p "$out" "$RUN_DIR/logs"
+  tool_command "$w" "$tool" "$out"
+  local start end rc=0
+  start=$EPOCHREALTIME
+  /usr/bin/time -f '%e %M' -o "$timing" "${CMD[@]}" >"$log" 2>&1 || rc=$?
+  end=$EPOCHREALTIME
+  local elapsed rss status=ok why=''
+  read -r elapsed rss < <(tail -n 1 "$timing")
+  if [ "$rc" -ne 0 ]; then
+    status=failed why="exit code $rc: $(grep -v '^\s*$' "$log" | tail -n 1)"
+  elif ! why=$(verify_output "$w" "$tool" "$out" "$log"); then
+    status=failed
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$tool" "$round" "$start" "$end" "$elapsed" "$rss" \
+    "$status" "$(workload_bytes "$w")" >>"$RESULTS_TSV"
+  local wall
+  wall=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')
+  if [ "$status" = ok ]; then
+    log "$w round $round $tool: ${wall} s, $((rss / 1024)) MiB"
+  else
+    log "$w round $round $tool: FAILED ($why); command: ${CMD[*]:${#CLIENT_ENV[@]}}; log: $log"
+  fi
+  rm -rf "$out" "$out.diff"
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Turns the benchmark's per-run TSV into the results table and the target checks, as Markdown.
+
+Usage: report.py RESULTS_TSV WORKLOADS_TSV HEADER_FILE OUT_MD
+RESULTS_TSV lines: workload, tool, round, start, end, gnu_time_elapsed, peak_rss_kib, status, bytes
+(round 0 is the warm-up and is left out). WORKLOADS_TSV lines: workload, title, in run order.
+The table is printed and written to OUT_MD, after the header lines (command, date, machine).
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+MIB = 1024 * 1024
+RSS_LIMIT_MIB = 64
+
+
+class Stats:
+    """The measured runs of one tool on one workload."""
+
+    def __init__(self, rows):
+        self.runs = len(rows)
+        ok = [r for r in rows if r["status"] == "ok"]
+        self.ok = len(ok)
+        self.walls = [r["end"] - r["start"] for r in ok]
+        self.rss = [r["rss_kib"] / 1024 for r in ok]
+        self.bytes = rows[0]["bytes"]
+
+    @property
+    def median(self):
+        return statistics.median(self.walls) if self.walls else None
+
+    @property
+    def throughput(self):
+        """MiB/s at the median wall time."""
+        return self.bytes / MIB / self.median if self.median else None
+
+
+def load(path):
+    runs = defaultdict(list)
+    tool_order = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            w, tool, rnd, start, end, _elapsed, rss, status, nbytes = line.rstrip("\n").split("\t")
+            if tool not in tool_order[w]:
+                tool_order[w].append(tool)
+            if int(rnd) == 0:
+                continue
+            runs[(w, tool)].append(
+                {"start": float(start), "end": float(end), "rss_kib": int(rss or 0),
+                 "status": status, "bytes": int(nbytes)}
+            )
+    return runs, tool_order
+
+
+def fmt_s(x):
+    return "-" if x is None else f"{x:.3f}"
+
+
+def table(w, title, tools, stats):
+    fetch = stats.get((w, "fetch"))
+    lines = [f"### {title}", "",
+             "| tool | median s | min-max s | median peak RSS MiB | throughput MiB/s | time / fetch | runs ok |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for tool in tools:
+        s = stats.get((w, tool))
+        if s is None:
+            continue
+        if s.walls:
+            span = f"{min(s.walls):.3f}-{max(s.walls):.3f}"
+            rss = f"{statistics.median(s.rss):.1f}"
+            thr = f"{s.throughput:.0f}" if s.throughput >= 10 else f"{s.throughput:.1f}"
+            ratio = f"{s.median / fetch.median:.2f}" if fetch and fetch.median else "-"
+        else:
+            span = rss = thr = ratio = "-"
+        lines.append(f"| {tool} | {fmt_s(s.median)} | {span} | {rss} | {thr} | {ratio} | {s.ok}/{s.runs} |")
+    return lines
+
+
+def fastest_peer(w, tools, stats):
+    peers = [(stats[(w, t)].median, t) for t in tools if t != "fetch" and stats.get((w, t)) and stats[(w, t)].median]
+    return min(peers) if peers else (None, None)
+
+
+def targets(order, tools, stats):
+    rows = []
+
+    def verdict(ok):
+        return "met" if ok else "**missed**"
+
+    fetch = {w: stats.get((w, "fetch")) for w in order}
+    ref = stats.get(("REF", "curl-1stream"))
+    for w in order:
+        f = fetch[w]
+        if w == "REF" or f is None:
+            continue
+        if not f.median:
+            rows.append(f"| {w} | fetch has no successful run | **missed** |")
+            continue
+        best, peer = fastest_peer(w, tools[w], stats)
+        if best:
+            ratio = f.median / best
+            if w in ("W1", "W3"):
+                rows.append(f"| {w}: fetch <= 0.8 x fastest peer ({peer} {best:.3f} s) "
+                            f"| {ratio:.2f} x ({f.median:.3f} s) | {verdict(ratio <= 0.8)} |")
+            elif w in ("W2", "W4"):
+                rows.append(f"| {w}: fetch no slower than fastest peer ({peer} {best:.3f} s) "
+                            f"| {ratio:.2f} x ({f.median:.3f} s) | {verdict(ratio <= 1.0)} |")
+            elif w == "W0":
+                rows.append(f"| W0: fetch <= 1.5 x curl ({best:.3f} s) "
+                            f"| {ratio:.2f} x ({f.median:.3f} s) | {verdict(ratio <= 1.5)} |")
+        if w in ("W2", "W4") and ref and ref.median:
+            share = f.throughput / ref.throughput
+            cp = stats.get(("REF", "cp"))
+            cp_note = f"; tmpfs copy {cp.throughput:.0f} MiB/s" if cp and cp.median else ""
+            rows.append(f"| {w}: fetch >= 90 % of one loopback stream ({ref.throughput:.0f} MiB/s{cp_note}) "
+                        f"| {100 * share:.0f} % ({f.throughput:.0f} MiB/s) | {verdict(share >= 0.9)} |")
+        peak = max(f.rss)
+        rows.append(f"| {w}: fetch peak RSS < {RSS_LIMIT_MIB} MiB (highest of its runs) "
+                    f"| {peak:.1f} MiB | {verdict(peak < RSS_LIMIT_MIB)} |")
+    if not rows:
+        return []
+    return ["### Targets (issue 3)", "", "| target | measured | verdict |", "|---|---:|---|"] + rows
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit("usage: report.py RESULTS_TSV WORKLOADS_TSV HEADER_FILE OUT_MD")
+    results, workloads, header, out = sys.argv[1:]
+    runs, tool_order = load(results)
+    stats = {k: Stats(v) for k, v in runs.items()}
+    with open(workloads) as f:
+        titles = [line.rstrip("\n").split("\t", 1) for line in f if line.strip()]
+    with open(header) as f:
+        lines = f.read().rstrip("\n").split("\n") + [""]
+    order = [w for w, _ in titles]
+    for w, title in titles:
+        lines += table(w, title, tool_order[w], stats) + [""]
+    lines += targets(order, tool_order, stats)
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    sys.stdout.write(text)
+    with open(out, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
