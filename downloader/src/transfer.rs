@@ -207,13 +207,17 @@ struct Transfer<'a> {
 impl Transfer<'_> {
     async fn run(&self) -> Result<Delivered> {
         let mut resumed_from = 0;
+        let had_state = self.paths.state.exists();
         let mut result = match self.load_resume_state() {
             Some(layout) => {
                 resumed_from = layout.done();
                 let layout = Arc::new(layout);
                 self.progress.set_total(layout.total);
                 self.progress.add(resumed_from);
-                let outcome = self.fetch_parts(&layout, None).await;
+                let outcome = match OpenOptions::new().write(true).open(&self.paths.partial) {
+                    Ok(file) => self.fetch_parts(&layout, Arc::new(file), None).await,
+                    Err(e) => Err(Error::io(&self.paths.partial, e)),
+                };
                 Some((layout, outcome))
             }
             None => None,
@@ -234,7 +238,7 @@ impl Transfer<'_> {
         }
         let (layout, outcome) = result.expect("a transfer ran");
         match outcome {
-            Ok(()) => self.finish(&layout, resumed_from).await,
+            Ok(()) => self.finish(&layout, resumed_from, had_state).await,
             Err(err) => {
                 self.keep_or_discard(&layout);
                 Err(err)
@@ -286,10 +290,11 @@ impl Transfer<'_> {
         };
         let layout = Arc::new(layout);
         self.progress.set_total(layout.total);
-        if let Err(err) = create_partial(&self.paths.partial, layout.total) {
-            return (layout, Err(err));
-        }
-        let outcome = self.fetch_parts(&layout, Some(reply.body)).await;
+        let file = match create_partial(&self.paths.partial, layout.total) {
+            Ok(file) => Arc::new(file),
+            Err(err) => return (layout, Err(err)),
+        };
+        let outcome = self.fetch_parts(&layout, file, Some(reply.body)).await;
         (layout, outcome)
     }
 
@@ -317,11 +322,12 @@ impl Transfer<'_> {
 
     /// Runs every unfinished part, at most `connections_per_file` at once. `first_body` already
     /// carries the start of part 0.
-    async fn fetch_parts(&self, layout: &Arc<Layout>, first_body: Option<Body>) -> Result<()> {
-        let file = match OpenOptions::new().write(true).open(&self.paths.partial) {
-            Ok(file) => Arc::new(file),
-            Err(e) => return Err(Error::io(&self.paths.partial, e)),
-        };
+    async fn fetch_parts(
+        &self,
+        layout: &Arc<Layout>,
+        file: Arc<File>,
+        first_body: Option<Body>,
+    ) -> Result<()> {
         let worker = PartWorker {
             source: self.source.clone(),
             file,
@@ -373,7 +379,12 @@ impl Transfer<'_> {
     }
 
     /// Verifies the partial file, then renames it into place.
-    async fn finish(&self, layout: &Layout, resumed_from: u64) -> Result<Delivered> {
+    async fn finish(
+        &self,
+        layout: &Layout,
+        resumed_from: u64,
+        had_state: bool,
+    ) -> Result<Delivered> {
         let bytes = layout.done();
         if let Some(total) = layout.total
             && bytes != total
@@ -386,13 +397,16 @@ impl Transfer<'_> {
         }
         let partial = self.paths.partial.clone();
         let expected = self.job.sha256.clone();
+        let unknown_length = layout.total.is_none();
         let verify = tokio::task::spawn_blocking(move || -> Result<()> {
-            // An unknown-length stream retried from zero may have left bytes past its new end.
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&partial)
-                .map_err(|e| Error::io(&partial, e))?;
-            file.set_len(bytes).map_err(|e| Error::io(&partial, e))?;
+            if unknown_length {
+                // A stream of unknown length retried from zero may have left bytes past its end.
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&partial)
+                    .map_err(|e| Error::io(&partial, e))?;
+                file.set_len(bytes).map_err(|e| Error::io(&partial, e))?;
+            }
             if let Some(expected) = expected {
                 let actual = sha256_file(&partial)?;
                 if actual != expected {
@@ -410,7 +424,9 @@ impl Transfer<'_> {
         }
         std::fs::rename(&self.paths.partial, &self.paths.target)
             .map_err(|e| Error::io(&self.paths.target, e))?;
-        let _ = std::fs::remove_file(&self.paths.state);
+        if had_state {
+            let _ = std::fs::remove_file(&self.paths.state);
+        }
         Ok(Delivered {
             path: self.paths.target.clone(),
             bytes,
@@ -453,8 +469,10 @@ impl Transfer<'_> {
     /// The layout left by an earlier run, when its partial file is still there and belongs to
     /// this URL. Anything inconsistent is removed and the download starts afresh.
     fn load_resume_state(&self) -> Option<Layout> {
-        let text = std::fs::read(&self.paths.state).ok();
-        let state: Option<ResumeState> = text.and_then(|t| serde_json::from_slice(&t).ok());
+        // The common case, a first download: no state file, nothing to clean up (a partial file
+        // without state is truncated when the download starts).
+        let text = std::fs::read(&self.paths.state).ok()?;
+        let state: Option<ResumeState> = serde_json::from_slice(&text).ok();
         let partial_len = std::fs::metadata(&self.paths.partial).map(|m| m.len()).ok();
         let usable = state.filter(|s| {
             s.url == self.job.shown
@@ -663,7 +681,7 @@ async fn pause(stop: &Stop, delay: Duration) -> Result<()> {
 
 /// Creates (or empties) the partial file, sized up front when the size is known so that parts can
 /// be written in any order.
-fn create_partial(path: &Path, total: Option<u64>) -> Result<()> {
+fn create_partial(path: &Path, total: Option<u64>) -> Result<File> {
     let file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -673,7 +691,7 @@ fn create_partial(path: &Path, total: Option<u64>) -> Result<()> {
     if let Some(total) = total {
         file.set_len(total).map_err(|e| Error::io(path, e))?;
     }
-    Ok(())
+    Ok(file)
 }
 
 /// SHA-256 of a file, lower-case hex.

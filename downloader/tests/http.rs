@@ -522,10 +522,13 @@ async fn presigned_secrets_never_show() {
 async fn ctrl_c_keeps_a_resumable_partial_file_and_exits_130() {
     let server = HttpServer::start().await;
     let body = data(500_000, 13);
-    server.route("/slow.bin", Route {
-        stall_after: Some(200_000),
-        ..Route::file(body.clone())
-    });
+    server.route(
+        "/slow.bin",
+        Route {
+            stall_after: Some(200_000),
+            ..Route::file(body.clone())
+        },
+    );
     let home = tempfile::tempdir().unwrap();
     let out = home.path().join("out");
     let mut cmd = fetch(home.path());
@@ -551,7 +554,11 @@ async fn ctrl_c_keeps_a_resumable_partial_file_and_exits_130() {
         .await
         .unwrap();
     assert_exit(&output, 130);
-    assert!(stderr(&output).contains("interrupted"), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        describe(&output)
+    );
     assert_eq!(
         files(&out),
         vec![".slow.bin.fetch-part", ".slow.bin.fetch-state"]
@@ -560,11 +567,16 @@ async fn ctrl_c_keeps_a_resumable_partial_file_and_exits_130() {
     // The next run picks up where the first stopped.
     server.route("/slow.bin", Route::file(body.clone()));
     let mut again = fetch(home.path());
-    again.args(["-q", "-o", out.to_str().unwrap(), "-u"]).arg(server.url("/slow.bin"));
+    again
+        .args(["-q", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/slow.bin"));
     let output = run(again).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("slow.bin")).unwrap(), body);
     let hits = server.hits("/slow.bin");
     let range = hits.last().unwrap().header("range").unwrap().to_string();
-    assert!(!range.starts_with("bytes=0-"), "resumed, not restarted: {range}");
+    assert!(
+        !range.starts_with("bytes=0-"),
+        "resumed, not restarted: {range}"
+    );
 }
