@@ -54,8 +54,14 @@ start_s3s_fs() {
   log "s3s-fs serves $S3_ROOT at $S3_URL"
 }
 
+# Stops the servers this run started (by their process ids); never fails, as it runs on exit.
 stop_servers() {
-  [ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
-  [ -n "${S3_PID:-}" ] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null
+  local pid
+  for pid in "${NGINX_PID:-}" "${S3_PID:-}"; do
+    if [ -n "$pid" ]; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   NGINX_PID='' S3_PID=''
 }
