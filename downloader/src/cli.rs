@@ -78,6 +78,11 @@ pub struct Cli {
     /// No progress display (the final report is still printed).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Log requests, retries and resumes to stderr (-vv adds the AWS SDK's and HTTP client's
+    /// own logs); FETCH_LOG takes a tracing filter such as `downloader=debug`.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 const AFTER_HELP: &str = "\

@@ -12,6 +12,7 @@ use downloader::stop::{Stop, StopReason};
 fn main() -> std::process::ExitCode {
     // clap prints its own usage errors and exits with 2, help and version with 0.
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(err) => {
@@ -30,6 +31,22 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(run(config)).into()
+}
+
+/// Diagnostics go to stderr through `tracing`, off unless asked for: the report is the output.
+fn init_logging(verbose: u8) {
+    let filter = match (std::env::var("FETCH_LOG"), verbose) {
+        (Ok(filter), _) => filter,
+        (Err(_), 0) => return,
+        (Err(_), 1) => "downloader=debug".to_string(),
+        (Err(_), _) => "debug".to_string(),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
 }
 
 async fn run(config: Config) -> ExitCode {

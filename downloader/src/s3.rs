@@ -329,3 +329,61 @@ where
 fn last_cause(context: &str) -> &str {
     context.rsplit(": ").next().unwrap_or(context)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::http::HttpResponse;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::operation::get_object::GetObjectError;
+    use aws_smithy_types::body::SdkBody;
+
+    fn service_error(
+        status: u16,
+        code: &str,
+        region: Option<&str>,
+    ) -> SdkError<GetObjectError, HttpResponse> {
+        let mut raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        if let Some(region) = region {
+            raw.headers_mut()
+                .insert("x-amz-bucket-region", region.to_string());
+        }
+        let err = GetObjectError::generic(ErrorMetadata::builder().code(code).build());
+        SdkError::service_error(err, raw)
+    }
+
+    const IDLE: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn a_bucket_elsewhere_names_its_region() {
+        let err = service_error(301, "PermanentRedirect", Some("eu-west-1"));
+        assert!(matches!(classify(&err, "b", IDLE), Error::WrongRegion(r) if r == "eu-west-1"));
+        let err = service_error(400, "AuthorizationHeaderMalformed", Some("ap-south-1"));
+        assert!(matches!(classify(&err, "b", IDLE), Error::WrongRegion(r) if r == "ap-south-1"));
+    }
+
+    #[test]
+    fn service_errors_are_classified() {
+        assert!(matches!(
+            classify(&service_error(404, "NoSuchKey", None), "b", IDLE),
+            Error::NotFound { .. }
+        ));
+        assert!(matches!(
+            classify(
+                &service_error(403, "SignatureDoesNotMatch", None),
+                "b",
+                IDLE
+            ),
+            Error::Credentials(_)
+        ));
+        assert!(matches!(
+            classify(&service_error(412, "PreconditionFailed", None), "b", IDLE),
+            Error::Changed
+        ));
+        assert!(classify(&service_error(503, "SlowDown", None), "b", IDLE).is_transient());
+        let denied = classify(&service_error(403, "AccessDenied", None), "b", IDLE).to_string();
+        assert!(denied.contains("may read s3://b"), "{denied}");
+        let bucket = classify(&service_error(404, "NoSuchBucket", None), "nope", IDLE).to_string();
+        assert_eq!(bucket, "the bucket nope does not exist");
+    }
+}

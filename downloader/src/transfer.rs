@@ -211,6 +211,7 @@ impl Transfer<'_> {
         let mut result = match self.load_resume_state() {
             Some(layout) => {
                 resumed_from = layout.done();
+                tracing::info!(url = %self.job.shown, bytes = resumed_from, "resuming an earlier download");
                 let layout = Arc::new(layout);
                 self.progress.set_total(layout.total);
                 self.progress.add(resumed_from);
@@ -313,7 +314,9 @@ impl Transfer<'_> {
                         return Err(err);
                     };
                     self.retries.fetch_add(1, Ordering::Relaxed);
-                    pause(&self.stop, delay.max(err.retry_after().unwrap_or_default())).await?;
+                    let delay = delay.max(err.retry_after().unwrap_or_default());
+                    tracing::info!(url = %self.job.shown, ?delay, "retrying: {err}");
+                    pause(&self.stop, delay).await?;
                 }
                 other => return other,
             }
@@ -538,7 +541,14 @@ impl PartWorker {
                         return Err(err);
                     };
                     self.retries.fetch_add(1, Ordering::Relaxed);
-                    pause(&self.stop, delay.max(err.retry_after().unwrap_or_default())).await?;
+                    let delay = delay.max(err.retry_after().unwrap_or_default());
+                    tracing::info!(
+                        part = index,
+                        offset = part.start + part.done(),
+                        ?delay,
+                        "retrying part: {err}"
+                    );
+                    pause(&self.stop, delay).await?;
                 }
                 other => return other,
             }
@@ -561,6 +571,7 @@ impl PartWorker {
             }
         }
         let offset = part.start + part.done();
+        tracing::debug!(start = offset, end = part.end, "requesting a range");
         let range = ByteRange {
             start: offset,
             end: part.end,
