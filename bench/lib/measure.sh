@@ -28,7 +28,10 @@ measure_run() {
   if [ "$status" = ok ]; then
     log "$w round $round $tool: ${wall} s, $((rss / 1024)) MiB"
   else
-    log "$w round $round $tool: FAILED ($why); command: ${CMD[*]:${#CLIENT_ENV[@]}}; log: $log"
+    # The scratch directory goes away at exit; keep the tool's output where the table goes.
+    mkdir -p "$RESULTS_DIR/failed"
+    cp "$log" "$RESULTS_DIR/failed/"
+    log "$w round $round $tool: FAILED ($why); command: ${CMD[*]:${#CLIENT_ENV[@]}}; its output: bench/results/failed/$(basename "$log")"
   fi
   rm -rf "$out" "$out.diff"
 }
