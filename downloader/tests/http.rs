@@ -580,3 +580,20 @@ async fn ctrl_c_keeps_a_resumable_partial_file_and_exits_130() {
         "resumed, not restarted: {range}"
     );
 }
+
+#[tokio::test]
+async fn empty_files_arrive_empty() {
+    let server = HttpServer::start().await;
+    server.route("/empty", Route::file(Vec::new()));
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch(home.path());
+    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/empty"));
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("empty")).unwrap(), b"");
+    let hits = server.hits("/empty");
+    assert_eq!(hits.len(), 2, "416 for byte 0, then the whole (empty) file");
+    assert_eq!(hits[1].header("range"), None);
+}

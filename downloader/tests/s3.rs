@@ -12,6 +12,7 @@ async fn objects_and_prefixes_download() {
     s3.put("bucket", "tree/sub/b.txt", "b").await;
     s3.put("bucket", "tree/sub/deeper/c.txt", "c").await;
     s3.put("bucket", "other/x.txt", "x").await;
+    s3.put("bucket", "tree/empty.txt", "").await;
     let home = tempfile::tempdir().unwrap();
     let out = home.path().join("out");
     let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
@@ -28,12 +29,19 @@ async fn objects_and_prefixes_download() {
     assert_exit(&output, 0);
     assert_eq!(
         files(&out),
-        vec!["a.txt", "app.conf", "sub/b.txt", "sub/deeper/c.txt"]
+        vec![
+            "a.txt",
+            "app.conf",
+            "empty.txt",
+            "sub/b.txt",
+            "sub/deeper/c.txt"
+        ]
     );
     assert_eq!(std::fs::read(out.join("sub/deeper/c.txt")).unwrap(), b"c");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["succeeded"], 4);
-    assert_eq!(report["items"].as_array().unwrap().len(), 4);
+    assert_eq!(std::fs::read(out.join("empty.txt")).unwrap(), b"");
+    assert_eq!(report["succeeded"], 5);
+    assert_eq!(report["items"].as_array().unwrap().len(), 5);
 }
 
 #[tokio::test]
