@@ -291,7 +291,10 @@ impl Transfer<'_> {
         };
         let layout = Arc::new(layout);
         self.progress.set_total(layout.total);
-        let file = match create_partial(&self.paths.partial, layout.total) {
+        // Parts land in any order, so a split file gets its full size up front; a single stream
+        // grows the file as it writes.
+        let preallocate = layout.total.filter(|_| layout.parts.len() > 1);
+        let file = match create_partial(&self.paths.partial, preallocate) {
             Ok(file) => Arc::new(file),
             Err(err) => return (layout, Err(err)),
         };
@@ -476,13 +479,20 @@ impl Transfer<'_> {
         // without state is truncated when the download starts).
         let text = std::fs::read(&self.paths.state).ok()?;
         let state: Option<ResumeState> = serde_json::from_slice(&text).ok();
-        let partial_len = std::fs::metadata(&self.paths.partial).map(|m| m.len()).ok();
+        let Ok(partial_len) = std::fs::metadata(&self.paths.partial).map(|m| m.len()) else {
+            self.discard();
+            return None;
+        };
+        // Every byte the state counts as done must be in the file (a split file was sized up
+        // front; a single stream is as long as what it wrote).
         let usable = state.filter(|s| {
             s.url == self.job.shown
-                && partial_len == Some(s.total)
-                && s.parts
-                    .iter()
-                    .all(|[start, end, done]| start <= end && *done <= end - start + 1)
+                && partial_len <= s.total
+                && s.parts.iter().all(|&[start, end, done]| {
+                    start <= end
+                        && done <= end - start + 1
+                        && (done == 0 || start + done <= partial_len)
+                })
         });
         let Some(state) = usable else {
             self.discard();
@@ -651,18 +661,25 @@ impl PartWorker {
         let chunks = std::mem::take(batch);
         let written = std::mem::take(batched) as u64;
         let offset = part.start + part.done();
-        let file = self.file.clone();
-        tokio::task::spawn_blocking(move || {
+        let write = move |file: &File, chunks: Vec<Bytes>| -> std::io::Result<()> {
             let mut at = offset;
             for chunk in chunks {
                 file.write_all_at(&chunk, at)?;
                 at += chunk.len() as u64;
             }
-            Ok::<_, std::io::Error>(())
-        })
-        .await
-        .map_err(|e| Error::Other(format!("a write crashed: {e}")))?
-        .map_err(|e| Error::Io {
+            Ok(())
+        };
+        // A short write (a small file, or the tail of a part) costs less than handing it to the
+        // blocking pool; full batches go there so that a slow disk never stalls the runtime.
+        let outcome = if written < WRITE_BATCH as u64 {
+            write(&self.file, chunks)
+        } else {
+            let file = self.file.clone();
+            tokio::task::spawn_blocking(move || write(&file, chunks))
+                .await
+                .map_err(|e| Error::Other(format!("a write crashed: {e}")))?
+        };
+        outcome.map_err(|e| Error::Io {
             path: PathBuf::from("the temporary file"),
             source: e,
         })?;
