@@ -135,6 +135,12 @@ pub struct Settings {
     /// Check after a successful rollout.
     #[arg(long, env = "HEALTH_CHECK", value_enum, default_value_t = HealthCheck::Full, global = true)]
     pub health_check: HealthCheck,
+    /// https URL the health check requests [default: the stack's Url output].
+    #[arg(long, env = "HEALTH_CHECK_URL", global = true)]
+    pub health_url: Option<String>,
+    /// PEM file of CA certificates the health check trusts besides the system's (a private CA).
+    #[arg(long, env = "HEALTH_CHECK_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ pub struct Target {
     pub wait_for_idle: bool,
     /// Checks after a successful rollout.
     pub health_check: HealthCheck,
+    /// URL the health check requests instead of the stack's Url output.
+    pub health_url: Option<String>,
+    /// Extra CA certificates (PEM) the health check trusts, already checked to hold one or more.
+    pub ca_cert_pem: Option<Vec<u8>>,
 }
 
 impl Target {
@@ -175,6 +179,25 @@ fn target(s: &Settings, p: &mut Problems) -> Target {
             }
         },
     };
+    let health_url = non_empty(&s.health_url).map(str::to_string);
+    if let Some(u) = &health_url {
+        match url::Url::parse(u) {
+            Ok(parsed) if parsed.scheme() == "https" && parsed.host().is_some() => {}
+            _ => p.add(format!(
+                "HEALTH_CHECK_URL {u:?} is not an https URL: use e.g. https://app.example.com/, or unset it to check the stack's Url output."
+            )),
+        }
+    }
+    let ca_cert_pem = s
+        .ca_cert
+        .as_ref()
+        .and_then(|path| match read_ca_cert(path) {
+            Ok(pem) => Some(pem),
+            Err(why) => {
+                p.add(format!("HEALTH_CHECK_CA_CERT {} {why}.", path.display()));
+                None
+            }
+        });
     Target {
         stack_name,
         profile: non_empty(&s.profile).map(str::to_string),
@@ -183,6 +206,20 @@ fn target(s: &Settings, p: &mut Problems) -> Target {
         timeout,
         wait_for_idle: s.wait_for_idle,
         health_check: s.health_check,
+        health_url,
+        ca_cert_pem,
+    }
+}
+
+/// The PEM bundle at `path`, if it holds at least one certificate; the reason otherwise.
+fn read_ca_cert(path: &PathBuf) -> Result<Vec<u8>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("cannot be read ({e}): point it at a PEM file of CA certificates"))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(pem),
+        _ => Err(
+            "holds no PEM certificate: give a file with -----BEGIN CERTIFICATE----- blocks".into(),
+        ),
     }
 }
 

@@ -42,11 +42,11 @@ pub async fn check(session: &Session<'_>, info: &StackInfo, build: u64) -> Resul
     if session.target.health_check == HealthCheck::Targets {
         return Ok(());
     }
-    let url = output("Url")?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| Error::Unhealthy(format!("cannot build an HTTPS client: {e}")))?;
+    let url = match &session.target.health_url {
+        Some(url) => url.clone(),
+        None => output("Url")?,
+    };
+    let client = client(session.target.ca_cert_pem.as_deref())?;
     let mut last = String::new();
     for attempt in 1..=HTTP_ATTEMPTS {
         match http_check(&client, &url, build).await {
@@ -67,6 +67,19 @@ pub async fn check(session: &Session<'_>, info: &StackInfo, build: u64) -> Resul
         }
     }
     Err(Error::Unhealthy(last))
+}
+
+/// The HTTPS client of the check: the system's roots plus the operator's CA, if any.
+fn client(ca_cert_pem: Option<&[u8]>) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    if let Some(pem) = ca_cert_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::Unhealthy(format!("HEALTH_CHECK_CA_CERT cannot be used: {e}")))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Unhealthy(format!("cannot build an HTTPS client: {e}")))
 }
 
 /// Polls until every instance of `group` is healthy in `target_group`, or the deadline.
@@ -185,11 +198,15 @@ pub async fn http_check(
     build: u64,
 ) -> Result<HttpSeen, String> {
     let sent = SystemTime::now();
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url} failed: {}", one_line(&e)))?;
+    let response = client.get(url).send().await.map_err(|e| {
+        let why = one_line(&e);
+        let hint = if why.contains("certificate") {
+            "; if the service uses a private CA, pass it with --ca-cert (HEALTH_CHECK_CA_CERT)"
+        } else {
+            ""
+        };
+        format!("GET {url} failed: {why}{hint}")
+    })?;
     let received = SystemTime::now();
     let status = response.status();
     let date = response

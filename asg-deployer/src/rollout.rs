@@ -351,7 +351,16 @@ pub async fn resolve(
                 .name(parameter)
                 .send()
                 .await
-                .map_err(|e| crate::error::aws(&format!("GetParameter {parameter}"), e))?;
+                .map_err(|e| {
+                    let c = crate::error::classify(&e);
+                    if c.kind == crate::error::AwsErrorKind::NotFound {
+                        Error::Refused(format!(
+                            "SSM parameter {parameter} (Ubuntu 24.04 LTS) was not found in this region: set AMIID to an AMI id"
+                        ))
+                    } else {
+                        c.into_error(&format!("GetParameter {parameter}"))
+                    }
+                })?;
             let ami = out
                 .parameter()
                 .and_then(|p| p.value())

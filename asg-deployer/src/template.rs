@@ -279,6 +279,88 @@ mod tests {
     }
 
     #[test]
+    fn network_access_is_as_narrow_as_the_settings_allow() {
+        let t = app_template("").unwrap();
+        let lb = resource(&t, "LoadBalancerSecurityGroup")["Properties"]["SecurityGroupIngress"]
+            .as_array()
+            .unwrap();
+        assert!(
+            lb.iter()
+                .all(|r| r["FromPort"] == 80 || r["FromPort"] == 443)
+        );
+        let instances = resource(&t, "InstanceSecurityGroup")["Properties"]["SecurityGroupIngress"]
+            .as_array()
+            .unwrap();
+        assert_eq!(
+            instances.len(),
+            1,
+            "only the load balancer reaches the instances"
+        );
+        assert_eq!(instances[0]["FromPort"], 80);
+        assert_eq!(
+            instances[0]["SourceSecurityGroupId"]["Fn::GetAtt"][0],
+            "LoadBalancerSecurityGroup"
+        );
+        let ssh = resource(&t, "SshIngress");
+        assert_eq!(ssh["Condition"], "HasSsh");
+        assert_eq!(ssh["Properties"]["CidrIp"]["Ref"], "SshCidr");
+        assert_eq!(
+            t["Conditions"]["HasSsh"]["Fn::And"][0]["Condition"], "HasKeyName",
+            "SSH needs a key pair"
+        );
+        assert_eq!(resource(&t, "DnsAlias")["Condition"], "HasDnsRecord");
+    }
+
+    #[test]
+    fn scaling_and_operator_alarms_are_in_place() {
+        let t = app_template("").unwrap();
+        let p = &t["Parameters"];
+        assert_eq!(p["ScaleUpThreshold"]["Default"], 90);
+        assert_eq!(p["ScaleDownThreshold"]["Default"], 70);
+        assert_eq!(p["ScalingPeriodSeconds"]["Default"], 300);
+        for (alarm, operator, threshold) in [
+            ("CpuHighAlarm", "GreaterThanThreshold", "ScaleUpThreshold"),
+            ("CpuLowAlarm", "LessThanThreshold", "ScaleDownThreshold"),
+        ] {
+            let a = &resource(&t, alarm)["Properties"];
+            assert_eq!(a["ComparisonOperator"], operator, "{alarm}");
+            assert_eq!(a["Threshold"]["Ref"], threshold, "{alarm}");
+            assert_eq!(a["Period"]["Ref"], "ScalingPeriodSeconds", "{alarm}");
+        }
+        for alarm in [
+            "LoadBalancer5xxAlarm",
+            "Target5xxAlarm",
+            "ResponseTimeAlarm",
+            "UnhealthyHostsAlarm",
+        ] {
+            assert_eq!(
+                resource(&t, alarm)["Type"],
+                "AWS::CloudWatch::Alarm",
+                "{alarm}"
+            );
+        }
+        let outputs = t["Outputs"].as_object().unwrap();
+        for key in ["LoadBalancerDnsName", "Url", "GroupName", "BuildNumber"] {
+            assert!(outputs.contains_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn config_bucket_outlives_its_stack() {
+        let t = bucket_template().unwrap();
+        let b = &t["Resources"]["ConfigBucket"];
+        assert_eq!(b["DeletionPolicy"], "Retain");
+        assert_eq!(b["UpdateReplacePolicy"], "Retain");
+        let deny =
+            &t["Resources"]["ConfigBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+        assert_eq!(deny["Action"], "s3:*");
+        assert_eq!(
+            deny["Resource"][1]["Fn::Sub"], "${ConfigBucket.Arn}/*",
+            "objects too, not only the bucket"
+        );
+    }
+
+    #[test]
     fn every_template_parameter_is_sent() {
         let t = app_template("").unwrap();
         let declared: Vec<&String> = t["Parameters"].as_object().unwrap().keys().collect();

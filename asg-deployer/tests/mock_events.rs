@@ -1,6 +1,9 @@
 //! What moto cannot produce, through the SDK's own mock layer and tokio's paused clock: stack
 //! events arriving over time, a failed build rolling back, the timeout that cancels an update,
-//! and AWS throttling the polling.
+//! AWS throttling the polling, busy stacks (`--wait-for-idle`), and the re-create of a stack left
+//! in ROLLBACK_COMPLETE (CloudFormation mocked, EC2 and S3 on a real moto server).
+
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -396,4 +399,259 @@ async fn ctrl_c_stops_watching_and_says_how_to_resume() {
         ),
         "{err}"
     );
+}
+
+fn waiting_target(wait_for_idle: bool) -> Target {
+    let settings = Settings {
+        stack_name: Some("web".into()),
+        wait_for_idle,
+        ..Default::default()
+    };
+    Config::from_settings(Command::Status { watch: false }, &settings)
+        .unwrap()
+        .target
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_busy_stack_is_refused_with_its_state() {
+    let stacks_rule = mock!(Client::describe_stacks).then_output(|| stack("UPDATE_IN_PROGRESS"));
+    let cfn = mock_client!(aws_sdk_cloudformation, [&stacks_rule]);
+    let clients = clients(cfn);
+    let target = waiting_target(false);
+    let (display, _) = Display::capture();
+    let session = Session::new(&clients, &target, &display, CancellationToken::new());
+    let err = asg_deployer::rollout::current_idle(&session)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "stack web is busy (UPDATE_IN_PROGRESS): wait for it to finish, or pass --wait-for-idle"
+    );
+    assert_eq!(ExitCode::from_error(&err).code(), 2);
+    assert_eq!(stacks_rule.num_calls(), 1, "no waiting without the flag");
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_idle_follows_the_busy_stack_to_its_end() {
+    let busy = vec![event(
+        1,
+        "web",
+        "UPDATE_IN_PROGRESS",
+        Some("User Initiated"),
+    )];
+    let done = vec![
+        busy[0].clone(),
+        event(2, "web", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None),
+        event(3, "web", "UPDATE_COMPLETE", None),
+    ];
+    let events_rule = mock!(Client::describe_stack_events)
+        .sequence()
+        .output(move || events(&busy))
+        .times(3)
+        .output(move || events(&done))
+        .repeatedly()
+        .build();
+    let stacks_rule = mock!(Client::describe_stacks)
+        .sequence()
+        .output(|| stack("UPDATE_IN_PROGRESS"))
+        .times(3)
+        .output(|| stack("UPDATE_COMPLETE"))
+        .repeatedly()
+        .build();
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&events_rule, &stacks_rule]
+    );
+    let clients = clients(cfn);
+    let target = waiting_target(true);
+    let (display, captured) = Display::capture();
+    let session = Session::new(&clients, &target, &display, CancellationToken::new());
+    let started = Instant::now();
+    let info = asg_deployer::rollout::current_idle(&session)
+        .await
+        .unwrap()
+        .expect("the stack");
+    assert_eq!(info.status, "UPDATE_COMPLETE");
+    assert!(
+        started.elapsed() >= POLL_INTERVAL * 2,
+        "{:?}",
+        started.elapsed()
+    );
+    let printed = lines(&captured);
+    assert_eq!(
+        printed[0],
+        "Stack web is busy (UPDATE_IN_PROGRESS); waiting for it to finish"
+    );
+    // Only what happened after the wait began is streamed.
+    assert_eq!(printed.len(), 3, "{printed:#?}");
+    assert!(printed[2].contains("UPDATE_COMPLETE"), "{printed:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_busy_past_the_timeout_is_refused() {
+    let stacks_rule = mock!(Client::describe_stacks).then_output(|| stack("UPDATE_IN_PROGRESS"));
+    let events_rule = mock!(Client::describe_stack_events).then_output(|| events(&[]));
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&stacks_rule, &events_rule]
+    );
+    let clients = clients(cfn);
+    let mut target = waiting_target(true);
+    target.timeout = Duration::from_secs(60);
+    let (display, _) = Display::capture();
+    let session = Session::new(&clients, &target, &display, CancellationToken::new());
+    let err = asg_deployer::rollout::current_idle(&session)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "stack web stayed busy for 1m: try again later"
+    );
+    assert_eq!(ExitCode::from_error(&err).code(), 2);
+}
+
+#[tokio::test]
+async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
+    use aws_sdk_cloudformation::operation::create_stack::CreateStackOutput;
+    use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
+    use aws_sdk_cloudformation::types::Output;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicU8;
+
+    // EC2 (subnets) and S3 (the build's files) are real, on moto; CloudFormation, which moto
+    // cannot leave in ROLLBACK_COMPLETE, is mocked.
+    let moto = common::Moto::start();
+    let net = moto.network().await;
+    let real = moto.clients();
+    real.s3
+        .create_bucket()
+        .bucket("web-config-bucket")
+        .send()
+        .await
+        .unwrap();
+
+    // 0: left by the failed create, 1: deleted, 2: created again.
+    let phase = Arc::new(AtomicU8::new(0));
+    let config_stack_rule = mock!(Client::describe_stacks)
+        .match_requests(|r| r.stack_name() == Some("web-config"))
+        .then_output(|| {
+            DescribeStacksOutput::builder()
+                .stacks(
+                    Stack::builder()
+                        .stack_id(
+                            "arn:aws:cloudformation:us-east-1:123456789012:stack/web-config/1",
+                        )
+                        .stack_name("web-config")
+                        .stack_status(StackStatus::CreateComplete)
+                        .outputs(
+                            Output::builder()
+                                .output_key("BucketName")
+                                .output_value("web-config-bucket")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let now = phase.clone();
+    let app_stack_rule = mock!(Client::describe_stacks).then_compute_output(move |_| {
+        stack(match now.load(Ordering::SeqCst) {
+            0 => "ROLLBACK_COMPLETE",
+            1 => "DELETE_COMPLETE",
+            _ => "CREATE_COMPLETE",
+        })
+    });
+    let deleting = phase.clone();
+    let delete_rule = mock!(Client::delete_stack)
+        .match_requests(|r| r.stack_name() == Some(STACK_ID))
+        .then_compute_output(move |_| {
+            deleting.store(1, Ordering::SeqCst);
+            DeleteStackOutput::builder().build()
+        });
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let (creating, record) = (phase.clone(), sent.clone());
+    let create_rule = mock!(Client::create_stack).then_compute_output(move |req| {
+        assert_eq!(
+            creating.swap(2, Ordering::SeqCst),
+            1,
+            "the old stack must be gone before the new one is created"
+        );
+        *record.lock().unwrap() = req
+            .parameters()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}={}",
+                    p.parameter_key().unwrap_or_default(),
+                    p.parameter_value().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>();
+        CreateStackOutput::builder().stack_id(STACK_ID).build()
+    });
+    let events_rule = mock!(Client::describe_stack_events).then_output(|| events(&[]));
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [
+            &config_stack_rule,
+            &app_stack_rule,
+            &delete_rule,
+            &create_rule,
+            &events_rule
+        ]
+    );
+    let clients = Clients { cfn, ..real };
+
+    let settings = Settings {
+        stack_name: Some("web".into()),
+        build_number: Some("3".into()),
+        subnets: Some(net.subnets.join(",")),
+        certificate: Some(net.certificate.clone()),
+        ami: Some(net.ami.clone()),
+        artifact_url: Some("https://artifacts.example.com/app-3.jar".into()),
+        health_check: asg_deployer::cli::HealthCheck::Off,
+        ..Default::default()
+    };
+    let config = Config::from_settings(Command::Create, &settings).unwrap();
+    let (display, captured) = Display::capture();
+    let mut session = Session::new(&clients, &config.target, &display, CancellationToken::new());
+    session.poll = Duration::from_millis(10);
+    asg_deployer::rollout::create(&session, config.deploy.as_ref().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!((delete_rule.num_calls(), create_rule.num_calls()), (1, 1));
+    let printed = lines(&captured);
+    assert!(
+        printed.iter().any(|l| l
+            == "Stack web is in ROLLBACK_COMPLETE after a failed first create; deleting it and creating it again"),
+        "{printed:#?}"
+    );
+    assert!(
+        printed
+            .iter()
+            .any(|l| l == "Creating stack web with build 3"),
+        "{printed:#?}"
+    );
+    let params = sent.lock().unwrap().clone();
+    assert!(params.contains(&"BuildNumber=3".to_string()), "{params:?}");
+    assert!(
+        params.contains(&"ConfigBucket=web-config-bucket".to_string()),
+        "{params:?}"
+    );
+    assert!(params.contains(&format!("AmiId={}", net.ami)), "{params:?}");
+    // The build's files went to the real bucket before the stack call.
+    let listed = clients
+        .s3
+        .list_objects_v2()
+        .bucket("web-config-bucket")
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    keys.sort();
+    assert_eq!(keys, ["builds/3/app.conf", "builds/3/app.service"]);
 }

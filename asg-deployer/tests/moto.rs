@@ -178,6 +178,20 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
         "AES256"
     );
 
+    let tags = clients
+        .s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the bucket is tagged");
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "asg-deploy" && t.value() == "config"),
+        "{tags:?}"
+    );
+
     // Each build has its own copy of exactly the embedded files, nothing else.
     let listed = clients
         .s3
@@ -289,4 +303,103 @@ async fn missing_credentials_are_refused_with_exit_2() {
     asg_deploy(&["create"], &env)
         .expect_code(2)
         .expect_output("no AWS credentials found");
+}
+
+/// Where Canonical publishes the current Ubuntu 24.04 LTS AMI for x86_64.
+const UBUNTU_PARAMETER: &str =
+    "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
+
+/// The AMI id and image of the launch template version the stack's group runs.
+async fn group_image(moto: &Moto, stack: &str) -> (String, String) {
+    let clients = moto.clients();
+    let info = asg_deployer::stack::describe(&clients.cfn, stack)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, _, version, _) = group(moto, stack).await;
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config());
+    let out = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(
+            clients
+                .autoscaling
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(&info.outputs["GroupName"])
+                .send()
+                .await
+                .unwrap()
+                .auto_scaling_groups()[0]
+                .launch_template()
+                .and_then(|lt| lt.launch_template_id())
+                .unwrap(),
+        )
+        .versions(version)
+        .send()
+        .await
+        .unwrap();
+    let image = out.launch_template_versions()[0]
+        .launch_template_data()
+        .and_then(|d| d.image_id())
+        .unwrap_or_default()
+        .to_string();
+    (info.parameters["AmiId"].clone(), image)
+}
+
+#[tokio::test]
+async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
+    let ubuntu = "ami-0a1b2c3d4e5f60718";
+    let moto = Moto::start_with_public_parameters(&[(UBUNTU_PARAMETER, ubuntu)]);
+    let net = moto.network().await;
+    let without_ami = |build| -> Vec<_> {
+        deploy_env(&moto, &net, "web", build)
+            .into_iter()
+            .filter(|(k, _)| *k != "AMIID")
+            .collect()
+    };
+
+    // create: looked up, printed with where it came from, pinned as a stack parameter.
+    asg_deploy(&["create"], &without_ami(1))
+        .expect_code(0)
+        .expect_output(&format!(
+            "AMI {ubuntu} (Ubuntu 24.04 LTS from {UBUNTU_PARAMETER}; pinned in the stack)"
+        ));
+    assert_eq!(
+        group_image(&moto, "web").await,
+        (ubuntu.into(), ubuntu.into())
+    );
+
+    // update: the pinned AMI is kept, SSM is not asked again.
+    let updated = asg_deploy(&["update"], &without_ami(2));
+    updated.expect_code(0).expect_output(&format!(
+        "AMI {ubuntu} (pinned in the stack; set AMIID to change it)"
+    ));
+    assert!(!updated.stdout.contains(UBUNTU_PARAMETER), "{updated}");
+    assert_eq!(
+        group_image(&moto, "web").await,
+        (ubuntu.into(), ubuntu.into())
+    );
+
+    // AMIID replaces the pinned AMI.
+    asg_deploy(&["update"], &with(without_ami(3), "AMIID", &net.ami))
+        .expect_code(0)
+        .expect_output(&format!("AMI {} (from AMIID)", net.ami));
+    assert_eq!(
+        group_image(&moto, "web").await,
+        (net.ami.clone(), net.ami.clone())
+    );
+}
+
+#[tokio::test]
+async fn a_missing_ubuntu_parameter_asks_for_amiid() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    let env: Vec<_> = deploy_env(&moto, &net, "web", 1)
+        .into_iter()
+        .filter(|(k, _)| *k != "AMIID")
+        .collect();
+    asg_deploy(&["create"], &env)
+        .expect_code(2)
+        .expect_output(&format!(
+            "SSM parameter {UBUNTU_PARAMETER} (Ubuntu 24.04 LTS) was not found in this region: set AMIID to an AMI id"
+        ));
 }

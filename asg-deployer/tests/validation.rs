@@ -181,3 +181,117 @@ fn render_prints_template_and_parameters_without_aws() {
         .expect_output("\"BuildNumber\": \"42\"")
         .expect_output("resolved from SSM at deploy time");
 }
+
+#[test]
+fn where_to_deploy_is_checked() {
+    refused(
+        &with("STACK_NAME", "9-web"),
+        "STACK_NAME \"9-web\" is not a valid stack name",
+    );
+    refused(
+        &with("REGION", "Ireland"),
+        "REGION \"Ireland\" is not an AWS region name",
+    );
+    refused(
+        &with("AWS_ENDPOINT_URL", "localhost:5000"),
+        "AWS_ENDPOINT_URL \"localhost:5000\" is not an http(s) URL",
+    );
+    let mut env = good();
+    env.retain(|(k, _)| *k != "AWS_REGION");
+    refused(&env, "no AWS region: set REGION (or AWS_REGION)");
+}
+
+#[test]
+fn access_settings_are_checked() {
+    refused(
+        &with("KP", "it's-mine"),
+        "KP \"it's-mine\" is not a key pair name",
+    );
+    let mut env = with("KP", "ops");
+    env.push(("SSH_CIDR", "10.0.0.0/33".into()));
+    refused(&env, "SSH_CIDR \"10.0.0.0/33\" is not an IPv4 CIDR");
+    refused(
+        &with("HOSTED_ZONE", "example.com"),
+        "HOSTED_ZONE is set but DNSRECORD is not",
+    );
+    let mut env = with("DNSRECORD", "app.example.org");
+    env.push(("HOSTED_ZONE", "example.com".into()));
+    refused(
+        &env,
+        "DNSRECORD \"app.example.org\" is not inside HOSTED_ZONE \"example.com\"",
+    );
+    let mut env = with("DNSRECORD", "app");
+    env.push(("HOSTED_ZONE", "example.com".into()));
+    refused(&env, "DNSRECORD \"app\" is not a DNS name");
+}
+
+#[test]
+fn sizes_have_bounds() {
+    refused(
+        &with("MAXSIZE", "10001"),
+        "MAXSIZE \"10001\" is not a group size",
+    );
+    let mut env = with("MINSIZE", "0");
+    env.push(("DESIREDCAPACITY", "0".into()));
+    refused(&env, "DESIREDCAPACITY must be at least 1");
+}
+
+#[test]
+fn names_urls_and_checksums_are_checked() {
+    refused(
+        &with("CONFIG_BUCKET", "My_Bucket"),
+        "CONFIG_BUCKET \"My_Bucket\" is not a valid bucket name",
+    );
+    refused(
+        &with("APP_NAME", "My App"),
+        "APP_NAME \"My App\" is not a valid name",
+    );
+    refused(
+        &with("ALARM_TOPIC_ARN", "alerts"),
+        "ALARM_TOPIC_ARN \"alerts\" is not an SNS topic ARN",
+    );
+    refused(
+        &with("ARTIFACT_URL", "https://example.com/app.jar#md5=abc"),
+        "has a fragment other than #sha256=<64 hex digits>",
+    );
+    let mut env = with("FETCH_URL", "https://example.com/fetch");
+    env.push(("FETCH_SHA256", "abc".into()));
+    refused(&env, "FETCH_SHA256 \"abc\" is not a SHA-256");
+    refused(
+        &with("FETCH_SHA256", &"a".repeat(64)),
+        "FETCH_SHA256 is set but FETCH_URL is not",
+    );
+}
+
+#[test]
+fn boot_script_must_be_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("boot.bin");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    refused(
+        &with("CLOUD_INIT_PATH", binary.to_str().unwrap()),
+        "is not UTF-8 text",
+    );
+}
+
+#[test]
+fn health_check_settings_are_checked() {
+    refused(
+        &with("HEALTH_CHECK_URL", "http://app.example.com/"),
+        "HEALTH_CHECK_URL \"http://app.example.com/\" is not an https URL",
+    );
+    refused(
+        &with("HEALTH_CHECK_CA_CERT", "/nonexistent/ca.pem"),
+        "HEALTH_CHECK_CA_CERT /nonexistent/ca.pem cannot be read",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    refused(
+        &with("HEALTH_CHECK_CA_CERT", not_pem.to_str().unwrap()),
+        "holds no PEM certificate",
+    );
+    let run = asg_deploy(&["create"], &with("HEALTH_CHECK", "sometimes"));
+    run.expect_code(2)
+        .expect_output("invalid value 'sometimes' for '--health-check <HEALTH_CHECK>'");
+}

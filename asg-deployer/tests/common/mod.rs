@@ -21,22 +21,43 @@ pub struct Moto {
 impl Moto {
     /// Starts `moto_server` (installed by scripts/setup) and waits until it accepts connections.
     pub fn start() -> Moto {
+        Moto::launch(|port| {
+            let mut cmd = Command::new("moto_server");
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            cmd
+        })
+    }
+
+    /// Starts moto with public SSM parameters (`/aws/service/...`) already in place, as AWS has
+    /// them: moto ships few of them and refuses to store names under `/aws/` through its API.
+    pub fn start_with_public_parameters(parameters: &[(&str, &str)]) -> Moto {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/common/moto_public_parameters.py");
+        Moto::launch(|port| {
+            let mut cmd = Command::new("python3");
+            cmd.arg(&script)
+                .args(["127.0.0.1", &port.to_string(), REGION])
+                .args(parameters.iter().map(|(k, v)| format!("{k}={v}")));
+            cmd
+        })
+    }
+
+    fn launch(command: impl FnOnce(u16) -> Command) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = command(port)
             .env("MOTO_ACM_VALIDATION_WAIT", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server is missing: run scripts/setup (pip install \"moto[server]\")");
+            .expect("moto is missing: run scripts/setup (pip install \"moto[server]\")");
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "moto_server did not start on port {port}"
+                "moto did not start on port {port}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -245,4 +266,134 @@ pub fn with(
     env.retain(|(k, _)| *k != key);
     env.push((key, value.to_string()));
     env
+}
+
+/// What the stand-in for the load balancer answers; tests change it between runs.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Value of X-Build-Number, or none.
+    pub build: Option<String>,
+    /// Shift of the Date header from this machine's clock, in seconds (None: hyper's own Date).
+    pub clock_offset_secs: Option<i64>,
+}
+
+/// An HTTPS server on 127.0.0.1 with a certificate signed by a CA made for the test, standing in
+/// for the load balancer in front of the new fleet (copied in spirit from downloader's tests).
+pub struct HttpsApp {
+    /// https://127.0.0.1:PORT/
+    pub url: String,
+    /// PEM of the CA that signed the server's certificate.
+    pub ca_pem: String,
+    answer: std::sync::Arc<std::sync::Mutex<Answer>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HttpsApp {
+    /// Starts the server answering `answer` to every request.
+    pub async fn start(answer: Answer) -> HttpsApp {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio_rustls::rustls;
+
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "asg-deploy test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answer = Arc::new(std::sync::Mutex::new(answer));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (shared, counter) = (answer.clone(), hits.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, shared, counter) =
+                    (acceptor.clone(), shared.clone(), counter.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |_req| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let answer = shared.lock().unwrap().clone();
+                        async move { Ok::<_, std::convert::Infallible>(respond(&answer)) }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+                });
+            }
+        });
+        HttpsApp {
+            url: format!("https://{addr}/"),
+            ca_pem: ca.pem(),
+            answer,
+            hits,
+        }
+    }
+
+    /// Changes what every later request gets.
+    pub fn set(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    /// Requests served so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Writes the CA to `dir` and returns its path, for HEALTH_CHECK_CA_CERT.
+    pub fn ca_file(&self, dir: &std::path::Path) -> PathBuf {
+        let path = dir.join("test-ca.pem");
+        std::fs::write(&path, &self.ca_pem).unwrap();
+        path
+    }
+}
+
+fn respond(answer: &Answer) -> hyper::Response<http_body_util::Full<hyper::body::Bytes>> {
+    let mut response = hyper::Response::builder().status(answer.status);
+    if let Some(build) = &answer.build {
+        response = response.header("X-Build-Number", build);
+    }
+    if let Some(offset) = answer.clock_offset_secs {
+        let now = std::time::SystemTime::now();
+        let shifted = if offset >= 0 {
+            now + Duration::from_secs(offset.unsigned_abs())
+        } else {
+            now - Duration::from_secs(offset.unsigned_abs())
+        };
+        response = response.header("Date", httpdate::fmt_http_date(shifted));
+    }
+    response
+        .body(http_body_util::Full::new(hyper::body::Bytes::from_static(
+            b"ok\n",
+        )))
+        .unwrap()
 }
