@@ -4,6 +4,9 @@
 
 ALL_WORKLOADS=(W0 W1 W2 W3 W4 REF)
 
+# Where each prepared workload's files are served from: what a run's output must equal.
+declare -A SOURCE_DIRS=()
+
 MiB=1048576
 GiB=1073741824
 
@@ -14,7 +17,7 @@ workload_title() {
     W2) echo "W2 http-large: 4 files of 1 GiB" ;;
     W3) echo "W3 s3-small: 200 objects of 1 MiB" ;;
     W4) echo "W4 s3-large: one 2 GiB object" ;;
-    REF) echo "REF limits: one 1 GiB file, single loopback stream (curl to /dev/null) and tmpfs copy (cp)" ;;
+    REF) echo "REF limits: one 1 GiB file, single loopback stream (curl to /dev/null) and tmpfs copy (cp), measured within the W2 and W4 rounds" ;;
   esac
 }
 
@@ -42,10 +45,12 @@ workload_tools() {
   esac
 }
 
-# Memory the workload's files need on tmpfs at once: source, server copy and one run's output.
+# Memory the workload's files need on tmpfs at once: its source and one run's output, plus the
+# reference file that is measured alongside W2 and W4.
 workload_scratch_bytes() {
   case $1 in
     REF) echo $((2 * GiB)) ;;
+    W2 | W4) echo $((2 * $(workload_bytes "$1") + GiB)) ;;
     *) echo $((2 * $(workload_bytes "$1"))) ;;
   esac
 }
@@ -69,19 +74,19 @@ prepare_workload() {
     run_s3_client "$S5CMD" --endpoint-url "$S3_URL" cp "$RUN_DIR/upload/*" "s3://$S3_BUCKET/${w,,}/" >/dev/null ||
       die "uploading the $w objects to s3s-fs failed; see $RUN_DIR/s3s-fs.log"
     rm -rf "$RUN_DIR/upload"
-    SOURCE_DIR="$S3_ROOT/$S3_BUCKET/${w,,}"
+    SOURCE_DIRS[$w]="$S3_ROOT/$S3_BUCKET/${w,,}"
   else
     chmod -R a+rX "$dir"
-    SOURCE_DIR=$dir
+    SOURCE_DIRS[$w]=$dir
     (cd "$dir" && find . -type f -printf '%P\n' | sort) | sed "s|^|$HTTP_URL/${w,,}/|" >"$RUN_DIR/${w,,}.urls"
     sed 's/.*/url = "&"/' "$RUN_DIR/${w,,}.urls" >"$RUN_DIR/${w,,}.curl"
   fi
-  [ "$(du -sb "$SOURCE_DIR" | cut -f1)" -ge "$(workload_bytes "$w")" ] ||
-    die "the $w source files in $SOURCE_DIR are incomplete"
+  [ "$(du -sb "${SOURCE_DIRS[$w]}" | cut -f1)" -ge "$(workload_bytes "$w")" ] ||
+    die "the $w source files in ${SOURCE_DIRS[$w]} are incomplete"
 }
 
 remove_workload() {
-  rm -rf "${SOURCE_DIR:?}" "$RUN_DIR/${1,,}.urls" "$RUN_DIR/${1,,}.curl"
+  rm -rf "${SOURCE_DIRS[$1]:?}" "$RUN_DIR/${1,,}.urls" "$RUN_DIR/${1,,}.curl"
 }
 
 # Runs a command with a scrubbed environment (no proxies, CA bundles or AWS settings of this machine)
@@ -139,7 +144,7 @@ tool_command() {
     # answers with 500 (not 404) and rclone retries for about 90 s; real S3 answers 404 at once.
     W3/rclone | W4/rclone) CMD=(rclone copy -q --transfers 16 "bs3:$S3_BUCKET/$lw/" "$out") ;;
     REF/curl-1stream) CMD=(curl -sSf -o /dev/null -w '%{size_download}\n' "$(cat "$urls")") ;;
-    REF/cp) CMD=(cp "$SOURCE_DIR/one.bin" "$out/one.bin") ;;
+    REF/cp) CMD=(cp "${SOURCE_DIRS[REF]}/one.bin" "$out/one.bin") ;;
     *) die "no command for $tool on $w" ;;
   esac
   CMD=("${CLIENT_ENV[@]}" "${CMD[@]}")
@@ -152,5 +157,7 @@ verify_output() {
     [ "$(tail -n 1 "$log")" = "$GiB" ] || { echo "curl received $(tail -n 1 "$log") bytes, not $GiB"; return 1; }
     return 0
   fi
-  diff -rq "$SOURCE_DIR" "$out" >"$out.diff" 2>&1 || { head -n 3 "$out.diff"; return 1; }
+  diff -rq "${SOURCE_DIRS[$w]}" "$out" >"$out.diff" 2>&1 || { head -n 3 "$out.diff"; return 1; }
 }
+
+is_large_workload() { [ "$1" = W2 ] || [ "$1" = W4 ]; }
