@@ -403,3 +403,75 @@ async fn a_missing_ubuntu_parameter_asks_for_amiid() {
             "SSM parameter {UBUNTU_PARAMETER} (Ubuntu 24.04 LTS) was not found in this region: set AMIID to an AMI id"
         ));
 }
+
+#[tokio::test]
+async fn extra_security_groups_and_ssh_reach_the_instances() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config());
+    let extra = ec2
+        .create_security_group()
+        .group_name("monitoring")
+        .description("monitoring agents")
+        .vpc_id(&net.vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    ec2.create_key_pair().key_name("ops").send().await.unwrap();
+    let env = with(deploy_env(&moto, &net, "web", 1), "SG_VALUE", &extra);
+    let env = with(env, "KP", "ops");
+    let env = with(env, "SSH_CIDR", "203.0.113.7/32");
+    asg_deploy(&["create"], &env).expect_code(0);
+
+    let clients = moto.clients();
+    let info = asg_deployer::stack::describe(&clients.cfn, "web")
+        .await
+        .unwrap()
+        .unwrap();
+    let group = &clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&info.outputs["GroupName"])
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()[0]
+        .clone();
+    let lt = group.launch_template().unwrap();
+    let data = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(lt.launch_template_id().unwrap())
+        .versions(lt.version().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap()
+        .clone();
+    assert_eq!(data.key_name(), Some("ops"));
+    let groups = data.security_group_ids();
+    assert_eq!(
+        groups.len(),
+        2,
+        "the stack's group and SG_VALUE: {groups:?}"
+    );
+    assert!(groups.contains(&extra), "{groups:?}");
+    let own = groups.iter().find(|g| **g != extra).unwrap();
+    let rules = ec2
+        .describe_security_groups()
+        .group_ids(own)
+        .send()
+        .await
+        .unwrap();
+    let ssh: Vec<_> = rules.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .filter(|p| p.from_port() == Some(22))
+        .flat_map(|p| p.ip_ranges().iter().filter_map(|r| r.cidr_ip()))
+        .collect();
+    assert_eq!(ssh, ["203.0.113.7/32"], "SSH from the operator's CIDR only");
+}
