@@ -32,6 +32,7 @@ impl Clients {
     pub async fn connect(target: &Target) -> Result<Clients, Error> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(profile) = &target.profile {
+            check_profile(profile).await?;
             loader = loader.profile_name(profile);
         }
         if let Some(region) = &target.region {
@@ -71,6 +72,39 @@ impl Clients {
     }
 }
 
+/// A named profile must exist: for a missing one the SDK only reports, over several lines, that
+/// no credential provider was enabled, without naming the profile.
+async fn check_profile(name: &str) -> Result<(), Error> {
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let set = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &files,
+        None,
+    )
+    .await
+    .map_err(|e| {
+        Error::MissingCredentials(format!(
+            "the AWS config files cannot be read: {}",
+            one_line(&e)
+        ))
+    })?;
+    if set.get_profile(name).is_some() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = set.profiles().collect();
+    known.sort_unstable();
+    let known = if known.is_empty() {
+        "there is none".to_string()
+    } else {
+        format!("known: {}", known.join(", "))
+    };
+    Err(Error::Invalid(vec![format!(
+        "PROFILE {name:?} is not in ~/.aws/config or ~/.aws/credentials ({known}): set PROFILE to one of them, or unset it for the default chain."
+    )]))
+}
+
+/// The error and its sources on one line (the SDK's credential errors span several lines).
 fn one_line(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
@@ -79,5 +113,5 @@ fn one_line(err: &dyn std::error::Error) -> String {
         out.push_str(&s.to_string());
         source = s.source();
     }
-    out
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -295,3 +295,21 @@ fn health_check_settings_are_checked() {
     run.expect_code(2)
         .expect_output("invalid value 'sometimes' for '--health-check <HEALTH_CHECK>'");
 }
+
+#[test]
+fn an_unknown_profile_is_refused_before_any_call() {
+    let mut env = with("PROFILE", "nowhere");
+    env.retain(|(k, _)| !matches!(*k, "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY"));
+    refused(
+        &env,
+        "PROFILE \"nowhere\" is not in ~/.aws/config or ~/.aws/credentials (there is none)",
+    );
+}
+
+#[test]
+fn credential_errors_stay_on_one_line() {
+    let mut env = good();
+    env.retain(|(k, _)| !matches!(*k, "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY"));
+    let run = refused(&env, "no AWS credentials found");
+    assert_eq!(run.stderr.lines().count(), 1, "{run}");
+}
