@@ -43,7 +43,8 @@ pub struct Cli {
     #[arg(long, value_name = "SECS")]
     pub deadline: Option<f64>,
 
-    /// Files larger than this are fetched as several ranged parts at once (e.g. 8MiB, 512KiB).
+    /// Files larger than this are fetched as several ranged parts at once (e.g. 8MiB, 512KiB); parts of
+    /// a big file grow (up to 64MiB) so that each connection makes about four requests.
     #[arg(long, value_name = "SIZE", default_value = "8MiB")]
     pub part_size: String,
 

@@ -61,7 +61,11 @@ async fn run(config: Config) -> ExitCode {
     }
     match downloader::run(&config, stop).await {
         Ok(report) => {
-            let _ = report.write_human(&mut std::io::stderr().lock());
+            // One line per URL: buffered, or tens of thousands of URLs cost as many writes.
+            let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
+            let _ = report
+                .write_human(&mut stderr)
+                .and_then(|()| stderr.flush());
             if config.json {
                 let mut stdout = std::io::stdout().lock();
                 let _ = writeln!(stdout, "{}", report.to_json());
