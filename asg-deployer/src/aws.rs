@@ -7,7 +7,7 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use crate::config::Target;
-use crate::error::Error;
+use crate::error::{Error, one_line};
 
 /// One client per service the tool talks to.
 #[derive(Clone, Debug)]
@@ -102,16 +102,4 @@ async fn check_profile(name: &str) -> Result<(), Error> {
     Err(Error::Invalid(vec![format!(
         "PROFILE {name:?} is not in ~/.aws/config or ~/.aws/credentials ({known}): set PROFILE to one of them, or unset it for the default chain."
     )]))
-}
-
-/// The error and its sources on one line (the SDK's credential errors span several lines).
-fn one_line(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -169,7 +169,7 @@ where
             AwsError { kind, message }
         }
         other => {
-            let message = chain(other);
+            let message = one_line(other);
             let kind = if message.contains("credentials") && message.contains("provider") {
                 AwsErrorKind::NoCredentials
             } else {
@@ -180,8 +180,9 @@ where
     }
 }
 
-/// The error and its sources on one line.
-fn chain(err: &dyn std::error::Error) -> String {
+/// The error and its sources on one line, white space folded: the SDK's errors span several
+/// lines, and every message here is one.
+pub(crate) fn one_line(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
@@ -189,7 +190,7 @@ fn chain(err: &dyn std::error::Error) -> String {
         out.push_str(&s.to_string());
         source = s.source();
     }
-    out
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Shorthand for `classify(err).into_error(action)`.

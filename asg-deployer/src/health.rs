@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::cli::HealthCheck;
-use crate::error::Error;
+use crate::error::{Error, one_line};
 use crate::session::Session;
 use crate::stack::StackInfo;
 
@@ -261,17 +261,6 @@ pub fn clock_offset(date: SystemTime, sent: SystemTime, received: SystemTime) ->
     } else {
         Duration::ZERO
     }
-}
-
-fn one_line(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
