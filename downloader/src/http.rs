@@ -1,7 +1,8 @@
-//! http and https transfers with reqwest: one shared client (connection reuse, HTTP/2 over TLS),
+//! http and https transfers with reqwest: one client per lane (connection reuse, HTTP/2 over TLS),
 //! safe redirects, and every reqwest error turned into a classified [`Error`].
 
 use std::error::Error as StdError;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use futures::{StreamExt, TryStreamExt};
@@ -13,6 +14,7 @@ use url::Url;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::lanes;
 use crate::redact::redact;
 use crate::source::{ByteRange, Extent, Reply, parse_content_range, range_header};
 
@@ -20,8 +22,40 @@ use crate::source::{ByteRange, Extent, Reply, parse_content_range, range_header}
 /// than any honest server needs.
 const MAX_REDIRECTS: usize = 10;
 
-/// Builds the client every http(s) transfer shares.
-pub fn client(config: &Config) -> Result<reqwest::Client> {
+/// The http(s) clients of a run, one per lane (see [`crate::lanes`]), each made on first use.
+#[derive(Clone)]
+pub struct HttpClients {
+    config: Arc<Config>,
+    /// Index `lanes`: the one used outside the lanes.
+    clients: Arc<[OnceLock<reqwest::Client>]>,
+}
+
+impl HttpClients {
+    /// Clients for `lanes` lanes; fails, as a usage error, when `config` cannot make one.
+    pub fn new(config: &Config, lanes: usize) -> Result<HttpClients> {
+        let first = client(config)?;
+        let clients: Arc<[OnceLock<reqwest::Client>]> =
+            (0..=lanes).map(|_| OnceLock::new()).collect();
+        let _ = clients[0].set(first);
+        Ok(HttpClients {
+            config: Arc::new(config.clone()),
+            clients,
+        })
+    }
+
+    /// The client of the calling thread's lane.
+    pub fn current(&self) -> &reqwest::Client {
+        let index = lanes::current()
+            .unwrap_or(self.clients.len() - 1)
+            .min(self.clients.len() - 1);
+        self.clients[index].get_or_init(|| {
+            client(&self.config).expect("the first client was made from the same settings")
+        })
+    }
+}
+
+/// Builds one client.
+fn client(config: &Config) -> Result<reqwest::Client> {
     let policy = redirect::Policy::custom(|attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error(TooManyRedirects);
@@ -59,7 +93,7 @@ pub fn client(config: &Config) -> Result<reqwest::Client> {
 /// One http(s) URL.
 #[derive(Clone)]
 pub struct HttpSource {
-    client: reqwest::Client,
+    clients: HttpClients,
     url: Url,
     basic_auth: Option<(String, Option<String>)>,
     idle_timeout: Duration,
@@ -69,13 +103,13 @@ impl HttpSource {
     /// A source for `url`; `basic_auth` goes to that URL's host only (reqwest drops it on a
     /// redirect to another host).
     pub fn new(
-        client: reqwest::Client,
+        clients: HttpClients,
         url: Url,
         basic_auth: Option<(String, Option<String>)>,
         idle_timeout: Duration,
     ) -> Self {
         HttpSource {
-            client,
+            clients,
             url,
             basic_auth,
             idle_timeout,
@@ -98,7 +132,7 @@ impl HttpSource {
         range: Option<ByteRange>,
         validator: Option<&str>,
     ) -> Result<reqwest::Response> {
-        let mut request = self.client.get(self.url.clone());
+        let mut request = self.clients.current().get(self.url.clone());
         if let Some(range) = range {
             request = request.header(RANGE, range_header(range));
             if let Some(validator) = validator {

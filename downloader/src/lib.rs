@@ -3,13 +3,16 @@
 //! Data flows one way: [`cli`] (raw flags) -> [`config`] (checked settings) -> [`plan`] (jobs with
 //! safe target paths, s3 prefixes listed) -> [`transfer`] (one file each, over [`http`] or [`s3`]
 //! behind [`source`]) -> [`report`] (one outcome per URL) -> [`exit_code`].
-//! [`progress`] is presentation only; [`stop`] carries Ctrl-C and `--deadline` to every transfer.
+//! [`progress`] is presentation only; [`stop`] carries Ctrl-C and `--deadline` to every transfer;
+//! [`lanes`] are the threads transfers run on.
 
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exit_code;
 pub mod http;
+pub mod lanes;
+pub mod leftovers;
 pub mod plan;
 pub mod progress;
 pub mod redact;
@@ -19,14 +22,17 @@ pub mod source;
 pub mod stop;
 pub mod transfer;
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::lanes::Lanes;
+use crate::leftovers::Leftovers;
 use crate::plan::{Entry, Job, Rejection, Remote};
 use crate::progress::Progress;
 use crate::report::{Outcome, Report, Status};
@@ -35,8 +41,9 @@ use crate::source::Source;
 use crate::stop::{Stop, StopReason};
 
 /// The clients transfers share.
+#[derive(Clone)]
 struct Clients {
-    http: reqwest::Client,
+    http: http::HttpClients,
     s3: Option<Arc<S3Clients>>,
 }
 
@@ -61,8 +68,12 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
                 })
         )
     });
+    let lanes = Arc::new(
+        Lanes::per_core()
+            .map_err(|e| Error::Other(format!("cannot start the transfer threads: {e}")))?,
+    );
     let clients = Clients {
-        http: http::client(config)?,
+        http: http::HttpClients::new(config, lanes.count())?,
         // Loading AWS settings costs file reads and maybe network: only when an s3 URL needs it.
         s3: if needs_s3 {
             Some(Arc::new(S3Clients::load(config).await))
@@ -81,7 +92,7 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
             .count(),
     );
     let ticker = progress.spawn_ticker();
-    let outcomes = run_entries(config, entries, &clients, &progress, &stop).await;
+    let outcomes = run_entries(config, entries, &lanes, &clients, &progress, &stop).await;
     if let Some(ticker) = ticker {
         ticker.abort();
     }
@@ -136,85 +147,66 @@ async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>) -> Vec<Ent
 }
 
 /// Transfers the jobs concurrently and returns one outcome per entry, in entry order.
+///
+/// `config.jobs` workers, spread over the lanes, each take the next job from one queue until it is
+/// empty: no task per file and no hand-off through the caller's thread between files, which for
+/// thousands of small files is a good part of the run.
 async fn run_entries(
     config: &Config,
     entries: Vec<Entry>,
+    lanes: &Arc<Lanes>,
     clients: &Clients,
     progress: &Progress,
     stop: &Stop,
 ) -> Vec<Outcome> {
-    let settings = transfer::Settings {
-        part_size: config.part_size,
-        connections_per_file: config.connections_per_file,
-        retries: config.retries,
-        idle_timeout: config.idle_timeout,
-    };
+    let leftovers = Leftovers::scan(
+        &config.output_dir,
+        entries.iter().filter_map(|e| match e {
+            Entry::Job(job) => Some(job.target.as_path()),
+            _ => None,
+        }),
+    );
     let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
-    // The permit bounds files in flight; taking it before spawning keeps tens of thousands of
-    // queued URLs as plain data rather than as parked tasks.
-    let permits = Arc::new(Semaphore::new(config.jobs));
-    let mut tasks = JoinSet::new();
+    let mut queue = VecDeque::new();
     for (index, entry) in entries.into_iter().enumerate() {
-        let job = match entry {
-            Entry::Job(job) => job,
-            Entry::Rejected { shown, why } => {
-                outcomes[index] = Some(rejected(shown, why));
-                continue;
-            }
+        match entry {
+            Entry::Job(job) => queue.push_back((index, job)),
+            Entry::Rejected { shown, why } => outcomes[index] = Some(rejected(shown, why)),
             Entry::S3Prefix { .. } => unreachable!("prefixes were expanded"),
-        };
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => Some(permit.expect("semaphore is never closed")),
-            _ = stop.stopped() => None,
-        };
-        let Some(permit) = permit else {
-            outcomes[index] = Some(Outcome::not_run(
-                job.shown,
-                Status::Failed,
-                stop.error().to_string(),
-            ));
-            continue;
-        };
-        let source = match &job.remote {
-            Remote::Http { url, basic_auth } => Source::Http(http::HttpSource::new(
-                clients.http.clone(),
-                url.clone(),
-                basic_auth.clone(),
-                config.idle_timeout,
-            )),
-            Remote::S3 { bucket, key } => Source::S3(S3Source::new(
-                clients
-                    .s3
-                    .clone()
-                    .expect("s3 clients exist when an s3 URL does"),
-                bucket.clone(),
-                key.clone(),
-            )),
-        };
-        let job_progress = progress.job(job.shown.clone());
-        let output_dir = config.output_dir.clone();
-        let stop = stop.clone();
-        tasks.spawn(async move {
-            let result = transfer::download(
-                &job,
-                source,
-                &output_dir,
-                settings,
-                job_progress.clone(),
-                stop,
-            )
-            .await;
-            drop(permit);
-            let outcome = outcome_of(job, result, job_progress.elapsed());
-            job_progress.finished(&outcome.line());
-            (index, outcome)
-        });
-        while let Some(done) = tasks.try_join_next() {
-            store(&mut outcomes, done);
         }
     }
+    let workers = config.jobs.min(queue.len());
+    // Several big files at once share the `-j` connections rather than open `-x` each: past
+    // that, more connections cost CPU on both ends and bring nothing.
+    let connections_per_file = config
+        .connections_per_file
+        .min((config.jobs / workers.max(1)).max(1));
+    let pool = Arc::new(Pool {
+        queue: Mutex::new(queue),
+        settings: transfer::Settings {
+            part_size: config.part_size,
+            connections_per_file,
+            retries: config.retries,
+            idle_timeout: config.idle_timeout,
+            lanes: lanes.clone(),
+        },
+        output_dir: config.output_dir.clone(),
+        leftovers,
+        clients: clients.clone(),
+        progress: progress.clone(),
+        stop: stop.clone(),
+    });
+    let mut tasks = JoinSet::new();
+    for _ in 0..workers {
+        let pool = pool.clone();
+        tasks.spawn_on(async move { pool.work().await }, lanes.next());
+    }
     while let Some(done) = tasks.join_next().await {
-        store(&mut outcomes, done);
+        // A transfer task panicked: a bug, and its files would go unreported, so say so loudly.
+        let done = done.unwrap_or_else(|e| panic!("a transfer task failed: {e}"));
+        for (index, outcome) in done {
+            outcomes[index] = Some(outcome);
+        }
     }
     outcomes
         .into_iter()
@@ -222,14 +214,72 @@ async fn run_entries(
         .collect()
 }
 
-fn store(
-    outcomes: &mut [Option<Outcome>],
-    done: std::result::Result<(usize, Outcome), tokio::task::JoinError>,
-) {
-    match done {
-        Ok((index, outcome)) => outcomes[index] = Some(outcome),
-        // A transfer task panicked: a bug, and its slot stays empty only until we say so loudly.
-        Err(e) => panic!("a transfer task failed: {e}"),
+/// What the workers of [`run_entries`] share.
+struct Pool {
+    queue: Mutex<VecDeque<(usize, Job)>>,
+    settings: transfer::Settings,
+    output_dir: PathBuf,
+    leftovers: Leftovers,
+    clients: Clients,
+    progress: Progress,
+    stop: Stop,
+}
+
+impl Pool {
+    /// Runs jobs until the queue is empty; after a stop, the jobs left are reported as not run.
+    async fn work(&self) -> Vec<(usize, Outcome)> {
+        let mut done = Vec::new();
+        loop {
+            let next = self
+                .queue
+                .lock()
+                .expect("no worker panics holding the queue")
+                .pop_front();
+            let Some((index, job)) = next else {
+                return done;
+            };
+            let outcome = if self.stop.reason().is_some() {
+                Outcome::not_run(job.shown, Status::Failed, self.stop.error().to_string())
+            } else {
+                self.transfer(job).await
+            };
+            done.push((index, outcome));
+        }
+    }
+
+    async fn transfer(&self, job: Job) -> Outcome {
+        let source = match &job.remote {
+            Remote::Http { url, basic_auth } => Source::Http(http::HttpSource::new(
+                self.clients.http.clone(),
+                url.clone(),
+                basic_auth.clone(),
+                self.settings.idle_timeout,
+            )),
+            Remote::S3 { bucket, key } => Source::S3(S3Source::new(
+                self.clients
+                    .s3
+                    .clone()
+                    .expect("s3 clients exist when an s3 URL does"),
+                bucket.clone(),
+                key.clone(),
+            )),
+        };
+        let job_progress = self.progress.job(job.shown.clone());
+        let paths = transfer::Paths::new(&self.output_dir, &job.target);
+        let may_resume = self.leftovers.may_have_state(&paths);
+        let result = transfer::download(
+            &job,
+            source,
+            paths,
+            may_resume,
+            self.settings.clone(),
+            job_progress.clone(),
+            self.stop.clone(),
+        )
+        .await;
+        let outcome = outcome_of(job, result, job_progress.elapsed());
+        job_progress.finished(|| outcome.line());
+        outcome
     }
 }
 

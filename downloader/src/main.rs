@@ -20,7 +20,8 @@ fn main() -> std::process::ExitCode {
             return ExitCode::Usage.into();
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // Transfers run on their own threads (see `downloader::lanes`); this one plans and reports.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

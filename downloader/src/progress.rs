@@ -205,8 +205,8 @@ impl JobProgress {
         }
     }
 
-    /// The file is done, well or not; `line` is its one-line summary for the plain display.
-    pub fn finished(&self, line: &str) {
+    /// The file is done, well or not; `line` makes its one-line summary for the plain display.
+    pub fn finished(&self, line: impl FnOnce() -> String) {
         self.shared.files_done.fetch_add(1, Ordering::Relaxed);
         if let Some(bar) = self.bar.get() {
             bar.finish_and_clear();
@@ -214,7 +214,7 @@ impl JobProgress {
         }
         update_message(&self.shared);
         if self.shared.mode == Mode::Plain {
-            eprintln!("fetch: {line}");
+            eprintln!("fetch: {}", line());
         }
     }
 

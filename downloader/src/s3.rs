@@ -13,12 +13,16 @@ use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{ConnectorBuilder, tls};
 use futures::StreamExt;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::lanes;
 use crate::source::{ByteRange, Extent, Reply, parse_content_range, range_header};
 
 /// Region used when neither the flags, the environment nor the profile name one. Requests to a
@@ -33,13 +37,13 @@ const CREDENTIALS_LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// gives up within about a second of a slow boot.
 const IMDS_ATTEMPTS: u32 = 8;
 
-/// The S3 clients of one run: one per region, created on first use, plus what was learnt about
-/// which bucket lives where.
+/// The S3 clients of one run: one per lane (see [`crate::lanes`]) and region, created on first
+/// use, plus what was learnt about which bucket lives where.
 pub struct S3Clients {
     base: SdkConfig,
     endpoint_url: Option<String>,
     idle_timeout: Duration,
-    clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    clients: Mutex<HashMap<(Option<usize>, String), aws_sdk_s3::Client>>,
     bucket_regions: Mutex<HashMap<String, String>>,
 }
 
@@ -104,14 +108,19 @@ impl S3Clients {
             .cloned()
             .or_else(|| self.base.region().map(|r| r.to_string()))
             .unwrap_or_else(|| FALLBACK_REGION.to_string());
+        let lane = lanes::current();
         let mut clients = self.clients.lock().expect("client map lock");
         clients
-            .entry(region.clone())
+            .entry((lane, region.clone()))
             .or_insert_with(|| {
-                let builder = aws_sdk_s3::config::Builder::from(&self.base)
+                let mut builder = aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region))
                     // S3-compatible servers rarely serve virtual-hosted buckets.
                     .force_path_style(self.endpoint_url.is_some());
+                if lane.is_some() {
+                    // A connection pool of its own: a connection is driven by the lane that opened it.
+                    builder = builder.http_client(https_client());
+                }
                 aws_sdk_s3::Client::from_conf(builder.build())
             })
             .clone()
@@ -159,6 +168,22 @@ impl S3Clients {
         }
         Ok(keys)
     }
+}
+
+/// An HTTP client as the SDK makes by default (rustls with aws-lc, proxies from the environment),
+/// with a connection pool of its own.
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// One S3 object.

@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
+use crate::lanes::Lanes;
 use crate::plan::Job;
 use crate::progress::JobProgress;
 use crate::source::{Body, ByteRange, Extent, Source};
@@ -42,7 +43,7 @@ const PARTS_PER_CONNECTION: u64 = 4;
 const MAX_PART_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Settings that shape every transfer of a run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Settings {
     /// Files above this size are split into parts of this size.
     pub part_size: u64,
@@ -52,6 +53,8 @@ pub struct Settings {
     pub retries: u32,
     /// Longest wait for the next byte.
     pub idle_timeout: Duration,
+    /// Where the parts of a split file run, spread so that one big file uses every core.
+    pub lanes: Arc<Lanes>,
 }
 
 /// What a successful transfer produced.
@@ -69,16 +72,17 @@ pub struct Delivered {
     pub verified: bool,
 }
 
-/// Downloads `job` from `source` into `output_dir`.
+/// Downloads `job` from `source` into `paths`; `may_resume` is false when it is known that no
+/// earlier run left a state file there.
 pub async fn download(
     job: &Job,
     source: Source,
-    output_dir: &Path,
+    paths: Paths,
+    may_resume: bool,
     settings: Settings,
     progress: JobProgress,
     stop: Stop,
 ) -> Result<Delivered> {
-    let paths = Paths::new(output_dir, &job.target);
     // The output directory itself exists already; only files under an s3 prefix need more.
     if job.target.components().count() > 1
         && let Some(parent) = paths.target.parent()
@@ -89,6 +93,7 @@ pub async fn download(
         job,
         source,
         paths,
+        may_resume,
         settings,
         progress,
         stop,
@@ -98,14 +103,19 @@ pub async fn download(
 }
 
 /// The three names one download uses.
-struct Paths {
-    target: PathBuf,
-    partial: PathBuf,
-    state: PathBuf,
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The file as it appears when complete.
+    pub target: PathBuf,
+    /// `.NAME.fetch-part`: the bytes while they arrive.
+    pub partial: PathBuf,
+    /// `.NAME.fetch-state`: how far an interrupted download got.
+    pub state: PathBuf,
 }
 
 impl Paths {
-    fn new(output_dir: &Path, target: &Path) -> Paths {
+    /// The names for `target`, a path relative to `output_dir`.
+    pub fn new(output_dir: &Path, target: &Path) -> Paths {
         let target = output_dir.join(target);
         let name = target
             .file_name()
@@ -208,6 +218,7 @@ struct Transfer<'a> {
     job: &'a Job,
     source: Source,
     paths: Paths,
+    may_resume: bool,
     settings: Settings,
     progress: JobProgress,
     stop: Stop,
@@ -217,7 +228,10 @@ struct Transfer<'a> {
 impl Transfer<'_> {
     async fn run(&self) -> Result<Delivered> {
         let mut resumed_from = 0;
-        let state = std::fs::read(&self.paths.state).ok();
+        let state = self
+            .may_resume
+            .then(|| std::fs::read(&self.paths.state).ok())
+            .flatten();
         let had_state = state.is_some();
         let mut result = match state.and_then(|text| self.load_resume_state(&text)) {
             Some(layout) => {
@@ -357,7 +371,7 @@ impl Transfer<'_> {
             source: self.source.clone(),
             file,
             layout: layout.clone(),
-            settings: self.settings,
+            settings: self.settings.clone(),
             progress: self.progress.clone(),
             stop: self.stop.clone(),
             siblings_failed: CancellationToken::new(),
@@ -381,13 +395,17 @@ impl Transfer<'_> {
             let worker = worker.clone();
             let limit = limit.clone();
             let body = if index == 0 { first_body.take() } else { None };
-            tasks.spawn(async move {
-                let _permit = limit
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore is never closed");
-                worker.run(index, body).await
-            });
+            let lane = self.settings.lanes.next();
+            tasks.spawn_on(
+                async move {
+                    let _permit = limit
+                        .acquire_owned()
+                        .await
+                        .expect("semaphore is never closed");
+                    worker.run(index, body).await
+                },
+                lane,
+            );
         }
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
@@ -423,7 +441,7 @@ impl Transfer<'_> {
         let partial = self.paths.partial.clone();
         let expected = self.job.sha256.clone();
         let unknown_length = layout.total.is_none();
-        let verify = tokio::task::spawn_blocking(move || -> Result<()> {
+        let verify = move || -> Result<()> {
             if unknown_length {
                 // A stream of unknown length retried from zero may have left bytes past its end.
                 let file = OpenOptions::new()
@@ -439,9 +457,15 @@ impl Transfer<'_> {
                 }
             }
             Ok(())
-        })
-        .await
-        .map_err(|e| Error::Other(format!("verification crashed: {e}")))?;
+        };
+        // Most files have nothing to verify beyond their size: no thread hand-off for them.
+        let verify = if unknown_length || self.job.sha256.is_some() {
+            tokio::task::spawn_blocking(verify)
+                .await
+                .map_err(|e| Error::Other(format!("verification crashed: {e}")))?
+        } else {
+            Ok(())
+        };
         if let Err(err) = verify {
             // A file with the wrong content must not be resumed either.
             self.discard();
@@ -632,23 +656,23 @@ impl PartWorker {
             let next = tokio::select! {
                 biased;
                 _ = self.stop.stopped() => {
-                    self.flush(part, &mut batch, &mut batched).await?;
+                    self.flush(part, &mut batch, &mut batched)?;
                     return Err(self.stop.error());
                 }
                 _ = self.siblings_failed.cancelled() => {
-                    self.flush(part, &mut batch, &mut batched).await?;
+                    self.flush(part, &mut batch, &mut batched)?;
                     return Err(Error::Other("stopped because another part of the file failed".into()));
                 }
                 next = tokio::time::timeout(idle, body.next()) => next,
             };
             match next {
                 Err(_) => {
-                    self.flush(part, &mut batch, &mut batched).await?;
+                    self.flush(part, &mut batch, &mut batched)?;
                     return Err(Error::Stalled(idle));
                 }
-                Ok(None) => return self.flush(part, &mut batch, &mut batched).await,
+                Ok(None) => return self.flush(part, &mut batch, &mut batched),
                 Ok(Some(Err(err))) => {
-                    self.flush(part, &mut batch, &mut batched).await?;
+                    self.flush(part, &mut batch, &mut batched)?;
                     return Err(err);
                 }
                 Ok(Some(Ok(chunk))) => {
@@ -662,7 +686,7 @@ impl PartWorker {
                     batched += chunk.len();
                     batch.push(chunk);
                     if batched >= WRITE_BATCH {
-                        self.flush(part, &mut batch, &mut batched).await?;
+                        self.flush(part, &mut batch, &mut batched)?;
                     }
                 }
             }
@@ -670,35 +694,27 @@ impl PartWorker {
     }
 
     /// Writes the batch at the part's current end, then counts it as done.
-    async fn flush(&self, part: &Part, batch: &mut Vec<Bytes>, batched: &mut usize) -> Result<()> {
+    fn flush(&self, part: &Part, batch: &mut Vec<Bytes>, batched: &mut usize) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
         let chunks = std::mem::take(batch);
         let written = std::mem::take(batched) as u64;
         let offset = part.start + part.done();
-        let write = move |file: &File, chunks: Vec<Bytes>| -> std::io::Result<()> {
-            let mut at = offset;
-            for chunk in chunks {
-                file.write_all_at(&chunk, at)?;
+        // Written right here, on the lane: a page-cache write costs less than handing it to
+        // another thread, and a slow disk holds up only this lane's transfers.
+        let mut at = offset;
+        chunks
+            .iter()
+            .try_for_each(|chunk| {
+                self.file.write_all_at(chunk, at)?;
                 at += chunk.len() as u64;
-            }
-            Ok(())
-        };
-        // A short write (a small file, or the tail of a part) costs less than handing it to the
-        // blocking pool; full batches go there so that a slow disk never stalls the runtime.
-        let outcome = if written < WRITE_BATCH as u64 {
-            write(&self.file, chunks)
-        } else {
-            let file = self.file.clone();
-            tokio::task::spawn_blocking(move || write(&file, chunks))
-                .await
-                .map_err(|e| Error::Other(format!("a write crashed: {e}")))?
-        };
-        outcome.map_err(|e| Error::Io {
-            path: PathBuf::from("the temporary file"),
-            source: e,
-        })?;
+                Ok(())
+            })
+            .map_err(|e: std::io::Error| Error::Io {
+                path: PathBuf::from("the temporary file"),
+                source: e,
+            })?;
         part.done.fetch_add(written, Ordering::AcqRel);
         self.progress.add(written);
         Ok(())
