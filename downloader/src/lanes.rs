@@ -8,8 +8,8 @@
 //! driven by the lane that opened it.
 
 use std::cell::Cell;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::runtime::Handle;
@@ -28,6 +28,8 @@ pub fn current() -> Option<usize> {
 pub struct Lanes {
     handles: Vec<Handle>,
     next: AtomicUsize,
+    /// Per lane, how many [`Seat`]s are held there.
+    busy: Arc<[AtomicUsize]>,
     shutdown: CancellationToken,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -58,6 +60,7 @@ impl Lanes {
             threads.push(thread);
         }
         Ok(Lanes {
+            busy: handles.iter().map(|_| AtomicUsize::new(0)).collect(),
             handles,
             next: AtomicUsize::new(0),
             shutdown,
@@ -74,6 +77,43 @@ impl Lanes {
     pub fn next(&self) -> &Handle {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
         &self.handles[index]
+    }
+
+    /// The lane with the fewest seats taken, and a seat there. Parts of big files are placed this
+    /// way when they start, not when they are queued, so that a lane whose parts ran fast does not
+    /// sit idle while the other still has a backlog.
+    pub fn least_busy(&self) -> (&Handle, Seat) {
+        let index = (0..self.handles.len())
+            .min_by_key(|&i| self.busy[i].load(Ordering::Relaxed))
+            .unwrap_or(0);
+        (&self.handles[index], self.seat(index))
+    }
+
+    /// The calling thread's lane and a seat there, for work that must stay with a connection
+    /// this lane drives; `None` outside the lanes.
+    pub fn this_lane(&self) -> Option<(&Handle, Seat)> {
+        let index = current().filter(|&i| i < self.handles.len())?;
+        Some((&self.handles[index], self.seat(index)))
+    }
+
+    fn seat(&self, index: usize) -> Seat {
+        self.busy[index].fetch_add(1, Ordering::Relaxed);
+        Seat {
+            busy: self.busy.clone(),
+            index,
+        }
+    }
+}
+
+/// A task's place on a lane, counted by [`Lanes::least_busy`] until it is dropped.
+pub struct Seat {
+    busy: Arc<[AtomicUsize]>,
+    index: usize,
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.busy[self.index].fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -109,5 +149,24 @@ mod tests {
             .collect();
         assert_eq!(seen, vec![Some(0), Some(1), Some(0), Some(1)]);
         assert_eq!(current(), None);
+    }
+
+    #[test]
+    fn seats_go_to_the_least_busy_lane_and_are_given_back() {
+        let lanes = Lanes::start(3).unwrap();
+        let lane_of = |handle: &Handle| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            handle.spawn(async move { tx.send(current()).unwrap() });
+            rx.recv().unwrap()
+        };
+        let (first, a) = lanes.least_busy();
+        let (second, b) = lanes.least_busy();
+        assert_ne!(lane_of(first), lane_of(second));
+        let freed = lane_of(first);
+        drop(a);
+        let (third, _c) = lanes.least_busy();
+        assert_eq!(lane_of(third), freed);
+        drop(b);
+        assert!(lanes.this_lane().is_none());
     }
 }

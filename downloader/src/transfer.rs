@@ -20,7 +20,6 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -388,34 +387,46 @@ impl Transfer<'_> {
             };
         }
         let worker = Arc::new(worker);
-        let limit = Arc::new(Semaphore::new(self.settings.connections_per_file));
+        let lanes = &self.settings.lanes;
         let mut tasks = JoinSet::new();
         let mut first_body = first_body;
-        for index in pending {
+        let mut launch = |tasks: &mut JoinSet<Result<()>>, index: usize| {
             let worker = worker.clone();
-            let limit = limit.clone();
+            // Part 0 may carry the first response, whose connection this lane drives.
             let body = if index == 0 { first_body.take() } else { None };
-            let lane = self.settings.lanes.next();
+            let (lane, seat) = match body {
+                Some(_) => lanes.this_lane().unwrap_or_else(|| lanes.least_busy()),
+                None => lanes.least_busy(),
+            };
             tasks.spawn_on(
                 async move {
-                    let _permit = limit
-                        .acquire_owned()
-                        .await
-                        .expect("semaphore is never closed");
+                    let _seat = seat;
                     worker.run(index, body).await
                 },
                 lane,
             );
-        }
+        };
+        // `connections_per_file` parts at a time; each part starts on the lane least busy then.
+        let mut pending = pending.into_iter();
+        pending
+            .by_ref()
+            .take(self.settings.connections_per_file.max(1))
+            .for_each(|index| launch(&mut tasks, index));
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
             let outcome =
                 joined.unwrap_or_else(|e| Err(Error::Other(format!("a part crashed: {e}"))));
-            if let Err(err) = outcome
-                && first_error.is_none()
-            {
-                worker.siblings_failed.cancel();
-                first_error = Some(err);
+            match outcome {
+                Err(err) if first_error.is_none() => {
+                    worker.siblings_failed.cancel();
+                    first_error = Some(err);
+                }
+                Ok(()) if first_error.is_none() => {
+                    if let Some(index) = pending.next() {
+                        launch(&mut tasks, index);
+                    }
+                }
+                _ => {}
             }
         }
         first_error.map_or(Ok(()), Err)
