@@ -181,9 +181,9 @@ fn read_url_list(path: &PathBuf) -> Result<Vec<String>> {
 fn read_ca_cert(path: &PathBuf) -> Result<Vec<u8>> {
     let pem = std::fs::read(path)
         .map_err(|e| Error::Usage(format!("cannot read --ca-cert {}: {e}", path.display())))?;
-    if reqwest::Certificate::from_pem_bundle(&pem).map_or(true, |certs| certs.is_empty()) {
+    if let Err(why) = crate::tls::parse_roots(&pem) {
         return Err(Error::Usage(format!(
-            "--ca-cert {} holds no PEM certificate; give a file with -----BEGIN CERTIFICATE-----",
+            "--ca-cert {} cannot be used ({why}); give a PEM file with -----BEGIN CERTIFICATE-----",
             path.display()
         )));
     }

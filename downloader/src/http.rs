@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::lanes;
 use crate::redact::redact;
 use crate::source::{ByteRange, Extent, Reply, parse_content_range, range_header};
+use crate::tls;
 
 /// How many redirects one request may follow, as curl's `--max-redirs` default of 50 is more
 /// than any honest server needs.
@@ -26,6 +27,7 @@ const MAX_REDIRECTS: usize = 10;
 #[derive(Clone)]
 pub struct HttpClients {
     config: Arc<Config>,
+    tls: Arc<rustls::ClientConfig>,
     /// Index `lanes`: the one used outside the lanes.
     clients: Arc<[OnceLock<reqwest::Client>]>,
 }
@@ -33,12 +35,14 @@ pub struct HttpClients {
 impl HttpClients {
     /// Clients for `lanes` lanes; fails, as a usage error, when `config` cannot make one.
     pub fn new(config: &Config, lanes: usize) -> Result<HttpClients> {
-        let first = client(config)?;
+        let tls = Arc::new(tls::client_config(config.ca_cert_pem.as_deref())?);
+        let first = client(config, &tls)?;
         let clients: Arc<[OnceLock<reqwest::Client>]> =
             (0..=lanes).map(|_| OnceLock::new()).collect();
         let _ = clients[0].set(first);
         Ok(HttpClients {
             config: Arc::new(config.clone()),
+            tls,
             clients,
         })
     }
@@ -49,13 +53,14 @@ impl HttpClients {
             .unwrap_or(self.clients.len() - 1)
             .min(self.clients.len() - 1);
         self.clients[index].get_or_init(|| {
-            client(&self.config).expect("the first client was made from the same settings")
+            client(&self.config, &self.tls)
+                .expect("the first client was made from the same settings")
         })
     }
 }
 
 /// Builds one client.
-fn client(config: &Config) -> Result<reqwest::Client> {
+fn client(config: &Config, tls: &rustls::ClientConfig) -> Result<reqwest::Client> {
     let policy = redirect::Policy::custom(|attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error(TooManyRedirects);
@@ -70,7 +75,7 @@ fn client(config: &Config) -> Result<reqwest::Client> {
         }
         attempt.follow()
     });
-    let mut builder = reqwest::Client::builder()
+    reqwest::Client::builder()
         .user_agent(concat!("fetch/", env!("CARGO_PKG_VERSION")))
         .redirect(policy)
         .connect_timeout(config.connect_timeout)
@@ -79,13 +84,8 @@ fn client(config: &Config) -> Result<reqwest::Client> {
         // Keep enough idle connections for every concurrent file and part to reuse one.
         .pool_max_idle_per_host(config.jobs * config.connections_per_file)
         // Large windows let one HTTP/2 connection carry several fast streams.
-        .http2_adaptive_window(true);
-    if let Some(pem) = &config.ca_cert_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| Error::Usage(format!("--ca-cert cannot be used: {e}")))?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder
+        .http2_adaptive_window(true)
+        .tls_backend_preconfigured(tls.clone())
         .build()
         .map_err(|e| Error::Usage(format!("cannot set up https: {}", innermost(&e))))
 }

@@ -4,7 +4,7 @@
 //! safe target paths, s3 prefixes listed) -> [`transfer`] (one file each, over [`http`] or [`s3`]
 //! behind [`source`]) -> [`report`] (one outcome per URL) -> [`exit_code`].
 //! [`progress`] is presentation only; [`stop`] carries Ctrl-C and `--deadline` to every transfer;
-//! [`lanes`] are the threads transfers run on.
+//! [`lanes`] are the threads transfers run on; [`tls`] says which servers https trusts.
 
 pub mod cli;
 pub mod config;
@@ -20,6 +20,7 @@ pub mod report;
 pub mod s3;
 pub mod source;
 pub mod stop;
+pub mod tls;
 pub mod transfer;
 
 use std::collections::VecDeque;
