@@ -260,7 +260,7 @@ fn classify(err: &reqwest::Error, url: &Url, idle: Duration) -> Error {
             Error::Stalled(idle)
         };
     }
-    if looks_like_tls(&cause) {
+    if tls::is_certificate_failure(&cause) {
         return Error::Tls(cause);
     }
     if err.is_connect() {
@@ -270,9 +270,4 @@ fn classify(err: &reqwest::Error, url: &Url, idle: Duration) -> Error {
         return Error::Connection(format!("the connection broke during the transfer: {cause}"));
     }
     Error::Connection(format!("the request to {host} failed: {cause}"))
-}
-
-fn looks_like_tls(cause: &str) -> bool {
-    let lower = cause.to_ascii_lowercase();
-    lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls")
 }

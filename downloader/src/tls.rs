@@ -38,6 +38,13 @@ pub fn client_config(extra_roots_pem: Option<&[u8]>) -> Result<rustls::ClientCon
     Ok(config)
 }
 
+/// Whether an HTTP client's error text says the TLS handshake or certificate check failed, the
+/// case `--ca-cert` can fix; both reqwest and the AWS SDK report it only as text.
+pub fn is_certificate_failure(cause: &str) -> bool {
+    let lower = cause.to_ascii_lowercase();
+    lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls")
+}
+
 /// The certificates of a PEM bundle, each checked to be usable as a trust anchor; the error says
 /// why not.
 pub fn parse_roots(pem: &[u8]) -> std::result::Result<Vec<CertificateDer<'static>>, String> {

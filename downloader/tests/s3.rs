@@ -133,3 +133,46 @@ async fn no_credentials_is_explained() {
         describe(&output)
     );
 }
+
+#[tokio::test]
+async fn an_https_endpoint_is_trusted_through_ca_cert() {
+    let s3 = S3Server::start_tls().await;
+    s3.put("bucket", "secure.txt", "over tls").await;
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+
+    let mut untrusted = fetch_s3(home.path(), &s3, SECRET_KEY);
+    untrusted.args([
+        "-q",
+        "--retries",
+        "0",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+        "s3://bucket/secure.txt",
+    ]);
+    let output = run(untrusted).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--ca-cert"),
+        "{}",
+        describe(&output)
+    );
+    assert!(!out.join("secure.txt").exists());
+
+    let ca = home.path().join("ca.pem");
+    std::fs::write(&ca, s3.ca_pem.as_ref().unwrap()).unwrap();
+    let mut trusted = fetch_s3(home.path(), &s3, SECRET_KEY);
+    trusted.args([
+        "-q",
+        "--ca-cert",
+        ca.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+        "s3://bucket/secure.txt",
+    ]);
+    let output = run(trusted).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("secure.txt")).unwrap(), b"over tls");
+}

@@ -104,34 +104,9 @@ impl HttpServer {
 
     /// An https server whose certificate (for 127.0.0.1 and localhost) a fresh test CA signed.
     pub async fn start_tls() -> HttpServer {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "fetch test CA");
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let params =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .unwrap();
-        let cert = params.signed_by(&key, &ca).unwrap();
-
-        use tokio_rustls::rustls;
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-            )
-            .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let mut server =
-            Self::launch(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
-        server.ca_pem = Some(ca.pem());
+        let (acceptor, ca_pem) = tls_acceptor();
+        let mut server = Self::launch(Some(acceptor)).await;
+        server.ca_pem = Some(ca_pem);
         server
     }
 
@@ -330,6 +305,37 @@ fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>) -> Body {
     BodyExt::boxed_unsync(StreamBody::new(head.chain(tail)))
 }
 
+/// TLS for a test server: a certificate for 127.0.0.1 and localhost signed by a fresh test CA,
+/// and that CA's PEM for the client to trust.
+fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "fetch test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+
+    use tokio_rustls::rustls;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
+}
+
 /// The keys the S3 test server accepts.
 pub const ACCESS_KEY: &str = "AKIDFETCHTEST";
 pub const SECRET_KEY: &str = "fetch-test-secret";
@@ -337,11 +343,26 @@ pub const SECRET_KEY: &str = "fetch-test-secret";
 /// An S3-compatible server (s3s-fs) on 127.0.0.1, storing objects in a temporary directory.
 pub struct S3Server {
     pub endpoint: String,
+    /// PEM of the CA that signed the server's certificate (TLS servers only).
+    pub ca_pem: Option<String>,
     _root: tempfile::TempDir,
 }
 
 impl S3Server {
+    /// A plain http endpoint.
     pub async fn start() -> S3Server {
+        Self::launch(None).await
+    }
+
+    /// An https endpoint whose certificate a fresh test CA signed.
+    pub async fn start_tls() -> S3Server {
+        let (acceptor, ca_pem) = tls_acceptor();
+        let mut server = Self::launch(Some(acceptor)).await;
+        server.ca_pem = Some(ca_pem);
+        server
+    }
+
+    async fn launch(tls: Option<tokio_rustls::TlsAcceptor>) -> S3Server {
         let root = tempfile::tempdir().unwrap();
         let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
@@ -349,27 +370,59 @@ impl S3Server {
         let service = builder.build();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let service = service.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
                 });
             }
         });
         S3Server {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("{scheme}://{addr}"),
+            ca_pem: None,
             _root: root,
         }
     }
 
-    /// An SDK client with the right keys, for setting up buckets and objects.
+    /// An SDK client with the right keys (trusting the test CA), for setting up buckets and objects.
     pub fn client(&self) -> aws_sdk_s3::Client {
+        use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+        let trust = match &self.ca_pem {
+            Some(pem) => TrustStore::empty().with_pem_certificate(pem.as_bytes()),
+            None => TrustStore::empty(),
+        };
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(
+                TlsContext::builder()
+                    .with_trust_store(trust)
+                    .build()
+                    .unwrap(),
+            )
+            .build_https();
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
@@ -378,6 +431,7 @@ impl S3Server {
             ))
             .endpoint_url(&self.endpoint)
             .force_path_style(true)
+            .http_client(http)
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
