@@ -52,7 +52,8 @@ pub struct Cli {
     #[arg(short = 'x', long, value_name = "N", default_value_t = 8)]
     pub max_connections_per_file: usize,
 
-    /// Also trust this PEM CA certificate for https (the system's roots stay trusted; TLS is always verified).
+    /// Also trust this PEM CA certificate for https URLs and an https --endpoint-url (the system's roots
+    /// stay trusted; TLS is always verified).
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
