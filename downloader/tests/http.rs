@@ -11,10 +11,8 @@ async fn downloads_and_deduplicates() {
     server.route("/a.txt", Route::file("alpha"));
     server.route("/one/f.txt", Route::file("first"));
     server.route("/two/f.txt", Route::file("second"));
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch(home.path());
-    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"]).args([
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.args([
         server.url("/a.txt"),
         server.url("/a.txt"),
         server.url("/one/f.txt"),
@@ -148,10 +146,8 @@ async fn transient_errors_are_retried_and_permanent_ones_are_not() {
             ..Route::default()
         },
     );
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch(home.path());
-    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"]).args([
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.args([
         server.url("/flaky"),
         server.url("/gone"),
         server.url("/denied"),
@@ -206,11 +202,8 @@ async fn a_dropped_connection_resumes_with_a_validated_range() {
             ..Route::file(body.clone())
         },
     );
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch(home.path());
-    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"])
-        .arg(server.url("/cut.bin"));
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/cut.bin"));
     let output = run(cmd).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("cut.bin")).unwrap(), body);
@@ -247,11 +240,8 @@ async fn a_server_without_ranges_is_downloaded_again_from_the_start() {
             ..Route::no_ranges(body.clone())
         },
     );
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch(home.path());
-    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"])
-        .arg(server.url("/plain.bin"));
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/plain.bin"));
     let output = run(cmd).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("plain.bin")).unwrap(), body);
@@ -409,13 +399,9 @@ async fn https_downgrade_is_refused_and_credentials_stay_home() {
 async fn https_needs_a_trusted_ca() {
     let tls = HttpServer::start_tls().await;
     tls.route("/secure.txt", Route::file("over tls"));
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
+    let (home, out, mut untrusted) = quiet_fetch();
 
-    let mut untrusted = fetch(home.path());
-    untrusted
-        .args(["-q", "-o", out.to_str().unwrap(), "-u"])
-        .arg(tls.url("/secure.txt"));
+    untrusted.arg(tls.url("/secure.txt"));
     let output = run(untrusted).await;
     assert_exit(&output, 1);
     assert!(
@@ -529,11 +515,8 @@ async fn ctrl_c_keeps_a_resumable_partial_file_and_exits_130() {
             ..Route::file(body.clone())
         },
     );
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch(home.path());
-    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"])
-        .arg(server.url("/slow.bin"))
+    let (home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/slow.bin"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
@@ -585,11 +568,8 @@ async fn ctrl_c_keeps_a_resumable_partial_file_and_exits_130() {
 async fn empty_files_arrive_empty() {
     let server = HttpServer::start().await;
     server.route("/empty", Route::file(Vec::new()));
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch(home.path());
-    cmd.args(["-q", "-o", out.to_str().unwrap(), "-u"])
-        .arg(server.url("/empty"));
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/empty"));
     let output = run(cmd).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("empty")).unwrap(), b"");

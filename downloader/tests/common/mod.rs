@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -475,6 +475,16 @@ pub fn fetch(home: &Path) -> Command {
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true");
     command
+}
+
+/// A temporary HOME, the output directory in it (not yet made), and `fetch -q -o OUT -u` waiting
+/// for its URLs: the start of most tests.
+pub fn quiet_fetch() -> (tempfile::TempDir, PathBuf, Command) {
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut command = fetch(home.path());
+    command.args(["-q", "-o", out.to_str().unwrap(), "-u"]);
+    (home, out, command)
 }
 
 /// `fetch` set up for the S3 test server with the right (or given) keys.
