@@ -128,21 +128,10 @@ impl HttpServer {
                         let state = state.clone();
                         async move { Ok::<_, Infallible>(handle(&state, req)) }
                     });
-                    let builder =
-                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    match tls {
-                        Some(acceptor) => {
-                            if let Ok(stream) = acceptor.accept(stream).await {
-                                let _ = builder
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
-                            }
-                        }
-                        None => {
-                            let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        }
+                    if let Some(io) = accept(stream, tls).await {
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(io), service)
+                            .await;
                     }
                 });
             }
@@ -305,6 +294,21 @@ fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>) -> Body {
     BodyExt::boxed_unsync(StreamBody::new(head.chain(tail)))
 }
 
+/// What a test server's connection reads and writes: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// An accepted connection, after the TLS handshake when `tls` is given (`None` if it failed).
+async fn accept(
+    stream: tokio::net::TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Option<Box<dyn Io>> {
+    match tls {
+        Some(acceptor) => Some(Box::new(acceptor.accept(stream).await.ok()?)),
+        None => Some(Box::new(stream)),
+    }
+}
+
 /// TLS for a test server: a certificate for 127.0.0.1 and localhost signed by a fresh test CA,
 /// and that CA's PEM for the client to trust.
 fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
@@ -379,21 +383,10 @@ impl S3Server {
                 let service = service.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
-                    let builder =
-                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    match tls {
-                        Some(acceptor) => {
-                            if let Ok(stream) = acceptor.accept(stream).await {
-                                let _ = builder
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
-                            }
-                        }
-                        None => {
-                            let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        }
+                    if let Some(io) = accept(stream, tls).await {
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(io), service)
+                            .await;
                     }
                 });
             }
