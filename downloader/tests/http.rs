@@ -396,6 +396,24 @@ async fn https_downgrade_is_refused_and_credentials_stay_home() {
 }
 
 #[tokio::test]
+async fn the_system_roots_are_read_when_an_https_server_is_met() {
+    // The system's roots are read lazily; SSL_CERT_FILE stands in for the machine's CA bundle.
+    let tls = HttpServer::start_tls().await;
+    tls.route("/secure.txt", Route::file("trusted by the system"));
+    let (home, out, mut cmd) = quiet_fetch();
+    let bundle = home.path().join("system-ca.pem");
+    std::fs::write(&bundle, tls.ca_pem.as_ref().unwrap()).unwrap();
+    cmd.arg(tls.url("/secure.txt"))
+        .env("SSL_CERT_FILE", &bundle);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        std::fs::read(out.join("secure.txt")).unwrap(),
+        b"trusted by the system"
+    );
+}
+
+#[tokio::test]
 async fn https_needs_a_trusted_ca() {
     let tls = HttpServer::start_tls().await;
     tls.route("/secure.txt", Route::file("over tls"));
