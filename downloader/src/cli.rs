@@ -48,9 +48,10 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value = "8MiB")]
     pub part_size: String,
 
-    /// The most connections one file may use for its parts.
-    #[arg(short = 'x', long, value_name = "N", default_value_t = 8)]
-    pub max_connections_per_file: usize,
+    /// The most connections one file may use for its parts [default: 8; for a server on this machine
+    /// (loopback, localhost) one per core in all]. Given explicitly, it holds for every server.
+    #[arg(short = 'x', long, value_name = "N")]
+    pub max_connections_per_file: Option<usize>,
 
     /// Also trust this PEM CA certificate for https URLs and an https --endpoint-url (the system's roots
     /// stay trusted; TLS is always verified).

@@ -40,8 +40,9 @@ pub struct Config {
     pub deadline: Option<Duration>,
     /// Size above which a file is split into ranged parts.
     pub part_size: u64,
-    /// Connections one file may use for its parts (at least 1).
-    pub connections_per_file: usize,
+    /// Connections one file may use for its parts (at least 1), if `-x` was given; otherwise
+    /// each file picks by how near its server is (see `transfer::Connections`).
+    pub connections_per_file: Option<usize>,
     /// Extra trusted CA certificates, PEM.
     pub ca_cert_pem: Option<Vec<u8>>,
     /// s3:// settings.
@@ -71,7 +72,7 @@ impl Config {
         if cli.jobs == 0 {
             return Err(Error::Usage("--jobs must be at least 1".into()));
         }
-        if cli.max_connections_per_file == 0 {
+        if cli.max_connections_per_file == Some(0) {
             return Err(Error::Usage(
                 "--max-connections-per-file must be at least 1".into(),
             ));

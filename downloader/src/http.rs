@@ -83,7 +83,12 @@ fn client(config: &Config, tls: &rustls::ClientConfig) -> Result<reqwest::Client
         .read_timeout(config.idle_timeout)
         .tcp_nodelay(true)
         // Keep enough idle connections for every concurrent file and part to reuse one.
-        .pool_max_idle_per_host(config.jobs * config.connections_per_file)
+        .pool_max_idle_per_host(
+            config.jobs
+                * config
+                    .connections_per_file
+                    .unwrap_or(crate::transfer::Connections::DEFAULT),
+        )
         // Large windows let one HTTP/2 connection carry several fast streams.
         .http2_adaptive_window(true)
         .tls_backend_preconfigured(tls.clone())
@@ -115,6 +120,12 @@ impl HttpSource {
             basic_auth,
             idle_timeout,
         }
+    }
+
+    /// See [`crate::source::Source::on_this_host`]: whether the URL names this machine. A redirect
+    /// elsewhere is not followed up: the first host decides.
+    pub fn on_this_host(&self) -> bool {
+        crate::source::is_this_host(&self.url)
     }
 
     /// See [`crate::source::Source::get`]: a `Range` request validated with `If-Range`.

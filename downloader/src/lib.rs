@@ -179,14 +179,17 @@ async fn run_entries(
     let workers = config.jobs.min(queue.len());
     // Several big files at once share the `-j` connections rather than open `-x` each: past
     // that, more connections cost CPU on both ends and bring nothing.
-    let connections_per_file = config
-        .connections_per_file
-        .min((config.jobs / workers.max(1)).max(1));
+    let connections = transfer::Connections::new(
+        config.connections_per_file,
+        config.jobs,
+        workers,
+        lanes.count(),
+    );
     let pool = Arc::new(Pool {
         queue: Mutex::new(queue),
         settings: transfer::Settings {
             part_size: config.part_size,
-            connections_per_file,
+            connections,
             retries: config.retries,
             idle_timeout: config.idle_timeout,
             lanes: lanes.clone(),

@@ -44,6 +44,8 @@ const IMDS_ATTEMPTS: u32 = 8;
 pub struct S3Clients {
     base: SdkConfig,
     endpoint_url: Option<String>,
+    /// Whether the endpoint runs on this machine (see [`crate::source::is_this_host`]).
+    endpoint_on_this_host: bool,
     idle_timeout: Duration,
     trust: TrustStore,
     clients: Mutex<HashMap<(Option<usize>, String), aws_sdk_s3::Client>>,
@@ -97,9 +99,15 @@ impl S3Clients {
             loader = loader.credentials_provider(chain.build().await);
         }
         let base = loader.load().await;
+        // The endpoint the SDK settled on, which may come from the environment or a profile.
+        let endpoint_on_this_host = base
+            .endpoint_url()
+            .and_then(|endpoint| url::Url::parse(endpoint).ok())
+            .is_some_and(|endpoint| crate::source::is_this_host(&endpoint));
         S3Clients {
             base,
             endpoint_url: settings.endpoint_url.clone(),
+            endpoint_on_this_host,
             idle_timeout: config.idle_timeout,
             trust: trust_store(config),
             clients: Mutex::new(HashMap::new()),
@@ -249,6 +257,11 @@ impl S3Source {
             bucket,
             key,
         }
+    }
+
+    /// See [`crate::source::Source::on_this_host`]: whether the endpoint is on this machine.
+    pub fn on_this_host(&self) -> bool {
+        self.clients.endpoint_on_this_host
     }
 
     /// See [`crate::source::Source::get`]: a ranged GetObject, validated with `If-Match`.

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use url::{Host, Url};
 
 use crate::error::Result;
 use crate::http::HttpSource;
@@ -70,6 +71,27 @@ impl Source {
             Source::S3(source) => source.get(range, validator).await,
         }
     }
+
+    /// Whether the server runs on this machine, where its work and ours share the same cores.
+    pub fn on_this_host(&self) -> bool {
+        match self {
+            Source::Http(source) => source.on_this_host(),
+            Source::S3(source) => source.on_this_host(),
+        }
+    }
+}
+
+/// Whether `url` names this machine: a loopback address, `localhost` or a name under it.
+pub fn is_this_host(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => false,
+    }
 }
 
 /// Parses `bytes START-END/TOTAL` (the Content-Range of a 206 answer).
@@ -96,6 +118,30 @@ pub fn range_header(range: ByteRange) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_host_is_loopback_or_localhost() {
+        let local = |url: &str| is_this_host(&Url::parse(url).unwrap());
+        for url in [
+            "http://127.0.0.1:8080/a",
+            "http://127.9.9.9/a",
+            "http://[::1]:9000/",
+            "https://localhost/a",
+            "http://LocalHost./a",
+            "http://minio.localhost:9000/",
+        ] {
+            assert!(local(url), "{url} is this machine");
+        }
+        for url in [
+            "https://example.com/a",
+            "http://10.0.0.5/a",
+            "http://[2001:db8::1]/",
+            "http://localhost.example.com/",
+            "http://notlocalhost/",
+        ] {
+            assert!(!local(url), "{url} is another machine");
+        }
+    }
 
     #[test]
     fn content_range_parses() {

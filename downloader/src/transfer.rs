@@ -41,13 +41,50 @@ const PARTS_PER_CONNECTION: u64 = 4;
 /// The largest automatic part size: bounds how much a failed part must be fetched again.
 const MAX_PART_SIZE: u64 = 64 * 1024 * 1024;
 
+/// How many connections one split file may use.
+///
+/// Parallel parts pay off when one connection cannot fill the path: a long round trip limits what
+/// a TCP window carries, and S3 caps each connection. A server on this machine shares its cores
+/// with us; every byte costs CPU at both ends, so past one connection per core in all more
+/// connections only add work (the README's benchmark measures this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// For a server on this machine (see [`crate::source::Source::on_this_host`]).
+    pub local: usize,
+    /// For any other.
+    pub remote: usize,
+}
+
+impl Connections {
+    /// The most a file uses when `-x` is not given.
+    pub const DEFAULT: usize = 8;
+
+    /// `-x`, when given, holds for every server, and [`Self::DEFAULT`] otherwise; but never more
+    /// than a file's fair part of the `jobs` connections when `files` run at once. Without `-x`, a
+    /// server on this machine gets a file's fair part of one connection per lane.
+    pub fn new(explicit: Option<usize>, jobs: usize, files: usize, lanes: usize) -> Connections {
+        let files = files.max(1);
+        let remote = explicit.unwrap_or(Self::DEFAULT).min(jobs / files).max(1);
+        let local = match explicit {
+            Some(_) => remote,
+            None => (lanes / files).clamp(1, remote),
+        };
+        Connections { local, remote }
+    }
+
+    /// The limit for a server on this machine (`local`) or elsewhere.
+    fn limit(self, local: bool) -> usize {
+        if local { self.local } else { self.remote }
+    }
+}
+
 /// Settings that shape every transfer of a run.
 #[derive(Clone)]
 pub struct Settings {
     /// Files above this size are split into parts of this size.
     pub part_size: u64,
     /// Parts of one file in flight at once.
-    pub connections_per_file: usize,
+    pub connections: Connections,
     /// Retries of a transient failure, per request.
     pub retries: u32,
     /// Longest wait for the next byte.
@@ -298,7 +335,7 @@ impl Transfer<'_> {
                 // large requests rather than many small ones (s5cmd uses 50 MB parts): fewer
                 // requests cost the server and the client less CPU per byte.
                 let rest = (total.saturating_sub(end + 1))
-                    .div_ceil(PARTS_PER_CONNECTION * self.settings.connections_per_file as u64);
+                    .div_ceil(PARTS_PER_CONNECTION * self.connections() as u64);
                 let part_size = self.settings.part_size.max(rest).min(MAX_PART_SIZE);
                 Layout::split(total, end, part_size, reply.validator)
             }
@@ -358,7 +395,12 @@ impl Transfer<'_> {
         }
     }
 
-    /// Runs every unfinished part, at most `connections_per_file` at once. `first_body` already
+    /// How many parts of this file may be in flight at once.
+    fn connections(&self) -> usize {
+        self.settings.connections.limit(self.source.on_this_host())
+    }
+
+    /// Runs every unfinished part, at most [`Self::connections`] at once. `first_body` already
     /// carries the start of part 0.
     async fn fetch_parts(
         &self,
@@ -406,11 +448,11 @@ impl Transfer<'_> {
                 lane,
             );
         };
-        // `connections_per_file` parts at a time; each part starts on the lane least busy then.
+        // So many parts at a time; each part starts on the lane least busy then.
         let mut pending = pending.into_iter();
         pending
             .by_ref()
-            .take(self.settings.connections_per_file.max(1))
+            .take(self.connections())
             .for_each(|index| launch(&mut tasks, index));
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
@@ -783,6 +825,24 @@ fn sha256_file(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_on_this_machine_gets_one_connection_per_lane() {
+        // -j 16, one file, 2 lanes.
+        let one_file = Connections::new(None, 16, 1, 2);
+        assert_eq!(one_file.limit(true), 2);
+        assert_eq!(one_file.limit(false), Connections::DEFAULT);
+        // Four files at once share the lanes, and the -j connections.
+        let four_files = Connections::new(None, 16, 4, 2);
+        assert_eq!((four_files.limit(true), four_files.limit(false)), (1, 4));
+        // Never more than -x or the file's share of -j, never fewer than one.
+        assert_eq!(Connections::new(None, 16, 1, 32).limit(true), 8);
+        assert_eq!(Connections::new(None, 16, 32, 2).limit(false), 1);
+        assert_eq!(Connections::new(None, 16, 0, 0).limit(true), 1);
+        // An explicit -x holds for every server.
+        let explicit = Connections::new(Some(6), 16, 1, 2);
+        assert_eq!((explicit.limit(true), explicit.limit(false)), (6, 6));
+    }
 
     #[test]
     fn split_covers_the_file_exactly() {

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 #[tokio::test]
 async fn downloads_and_deduplicates() {
@@ -299,6 +300,43 @@ async fn an_interrupted_run_is_resumed_by_the_next() {
         "the second run resumes: {range}"
     );
     assert_eq!(hits[1].header("if-range"), Some("\"400000\""));
+}
+
+/// Fetches a 3 MiB file in 256 KiB parts from a route that answers after 100 ms, with `args`;
+/// returns how many parts were in flight at once.
+async fn parts_at_once(args: &[&str]) -> usize {
+    let server = HttpServer::start().await;
+    let body = data(3 * 1024 * 1024, 5);
+    server.route(
+        "/big.bin",
+        Route {
+            latency: Duration::from_millis(100),
+            ..Route::file(body.clone())
+        },
+    );
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/big.bin"))
+        .args(["--part-size", "256KiB"])
+        .args(args);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    server.most_at_once("/big.bin")
+}
+
+#[tokio::test]
+async fn a_server_on_this_machine_gets_one_connection_per_core() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        parts_at_once(&[]).await,
+        cores.min(8),
+        "without -x, a loopback server gets one part per core (at most 8) at once"
+    );
+    assert_eq!(
+        parts_at_once(&["-x", "5"]).await,
+        5,
+        "an explicit -x holds even for a loopback server"
+    );
 }
 
 #[tokio::test]

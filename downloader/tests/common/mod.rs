@@ -45,6 +45,8 @@ pub struct Route {
     pub status: Option<u16>,
     /// Redirect (302) to this URL.
     pub location: Option<String>,
+    /// Wait this long before answering each request, as a distant server would.
+    pub latency: Duration,
 }
 
 impl Route {
@@ -85,6 +87,8 @@ impl Hit {
 struct State {
     routes: HashMap<String, Route>,
     hits: Vec<Hit>,
+    /// Per path: requests waiting for their answer now, and the most that ever did at once.
+    waiting: HashMap<String, (usize, usize)>,
 }
 
 /// An HTTP/1.1 and HTTP/2 server on 127.0.0.1, optionally over TLS with a CA made for the test.
@@ -126,7 +130,7 @@ impl HttpServer {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let state = state.clone();
-                        async move { Ok::<_, Infallible>(handle(&state, req)) }
+                        async move { Ok::<_, Infallible>(answer(&state, req).await) }
                     });
                     if let Some(io) = accept(stream, tls).await {
                         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -158,6 +162,13 @@ impl HttpServer {
         format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
+    /// The most requests for `path` that waited for their answer at the same time: how many
+    /// the client had in flight at once, for a route with a `latency`.
+    pub fn most_at_once(&self, path: &str) -> usize {
+        let state = self.state.lock().unwrap();
+        state.waiting.get(path).map_or(0, |&(_, most)| most)
+    }
+
     /// The requests `path` received, in order.
     pub fn hits(&self, path: &str) -> Vec<Hit> {
         self.state
@@ -178,6 +189,27 @@ fn empty(status: u16) -> Response<Body> {
             .boxed_unsync(),
     );
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    response
+}
+
+/// Answers `req` after its route's latency, counting it as waiting meanwhile.
+async fn answer(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let latency = {
+        let mut state = state.lock().unwrap();
+        let latency = state
+            .routes
+            .get(&path)
+            .map(|r| r.latency)
+            .unwrap_or_default();
+        let (now, most) = state.waiting.entry(path.clone()).or_default();
+        *now += 1;
+        *most = (*most).max(*now);
+        latency
+    };
+    tokio::time::sleep(latency).await;
+    let response = handle(state, req);
+    state.lock().unwrap().waiting.get_mut(&path).unwrap().0 -= 1;
     response
 }
 
