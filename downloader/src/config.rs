@@ -40,8 +40,8 @@ pub struct Config {
     pub deadline: Option<Duration>,
     /// Size above which a file is split into ranged parts.
     pub part_size: u64,
-    /// Connections one file may use for its parts (at least 1), if `-x` was given; otherwise
-    /// each file picks by how near its server is (see `transfer::Connections`).
+    /// Connections one file may use for its parts (at least 1), if `-x` was given; otherwise the
+    /// limit depends on whether the server is on this machine (see `transfer::Connections`).
     pub connections_per_file: Option<usize>,
     /// Extra trusted CA certificates, PEM.
     pub ca_cert_pem: Option<Vec<u8>>,

@@ -448,7 +448,7 @@ impl Transfer<'_> {
                 lane,
             );
         };
-        // So many parts at a time; each part starts on the lane least busy then.
+        // `self.connections()` parts at a time; each part starts on the lane least busy then.
         let mut pending = pending.into_iter();
         pending
             .by_ref()
