@@ -45,8 +45,8 @@ async fn objects_and_prefixes_download() {
 }
 
 #[tokio::test]
-async fn large_objects_come_in_parts() {
-    let s3 = S3Server::start().await;
+async fn large_objects_come_in_parts_one_per_core_from_this_machine() {
+    let s3 = S3Server::start_slow(std::time::Duration::from_millis(100)).await;
     let body = data(2 * 1024 * 1024 + 3, 42);
     s3.put("bucket", "big.bin", body.clone()).await;
     let home = tempfile::tempdir().unwrap();
@@ -65,6 +65,12 @@ async fn large_objects_come_in_parts() {
     let output = run(cmd).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        s3.most_at_once(),
+        cores.min(8),
+        "an endpoint on 127.0.0.1 gets one part per core (at most 8) at once"
+    );
 }
 
 #[tokio::test]

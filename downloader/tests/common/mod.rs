@@ -87,8 +87,31 @@ impl Hit {
 struct State {
     routes: HashMap<String, Route>,
     hits: Vec<Hit>,
-    /// Per path: requests waiting for their answer now, and the most that ever did at once.
-    waiting: HashMap<String, (usize, usize)>,
+    /// Per path: the requests waiting for their answer.
+    waiting: HashMap<String, Waiting>,
+}
+
+/// Requests waiting for their answer now, and the most that ever did at once: how many the client
+/// had in flight together, when the server answers slowly enough for them to overlap.
+#[derive(Clone, Default)]
+struct Waiting(Arc<Mutex<(usize, usize)>>);
+
+impl Waiting {
+    /// Counts one request as waiting while `answer` runs.
+    async fn during<T>(&self, answer: impl std::future::Future<Output = T>) -> T {
+        {
+            let mut counts = self.0.lock().unwrap();
+            counts.0 += 1;
+            counts.1 = counts.1.max(counts.0);
+        }
+        let answered = answer.await;
+        self.0.lock().unwrap().0 -= 1;
+        answered
+    }
+
+    fn most(&self) -> usize {
+        self.0.lock().unwrap().1
+    }
 }
 
 /// An HTTP/1.1 and HTTP/2 server on 127.0.0.1, optionally over TLS with a CA made for the test.
@@ -166,7 +189,7 @@ impl HttpServer {
     /// the client had in flight at once, for a route with a `latency`.
     pub fn most_at_once(&self, path: &str) -> usize {
         let state = self.state.lock().unwrap();
-        state.waiting.get(path).map_or(0, |&(_, most)| most)
+        state.waiting.get(path).map_or(0, Waiting::most)
     }
 
     /// The requests `path` received, in order.
@@ -195,22 +218,18 @@ fn empty(status: u16) -> Response<Body> {
 /// Answers `req` after its route's latency, counting it as waiting meanwhile.
 async fn answer(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
-    let latency = {
+    let (latency, waiting) = {
         let mut state = state.lock().unwrap();
-        let latency = state
-            .routes
-            .get(&path)
-            .map(|r| r.latency)
-            .unwrap_or_default();
-        let (now, most) = state.waiting.entry(path.clone()).or_default();
-        *now += 1;
-        *most = (*most).max(*now);
-        latency
+        let latency = state.routes.get(&path).map(|r| r.latency);
+        let waiting = state.waiting.entry(path).or_default().clone();
+        (latency.unwrap_or_default(), waiting)
     };
-    tokio::time::sleep(latency).await;
-    let response = handle(state, req);
-    state.lock().unwrap().waiting.get_mut(&path).unwrap().0 -= 1;
-    response
+    waiting
+        .during(async {
+            tokio::time::sleep(latency).await;
+            handle(state, req)
+        })
+        .await
 }
 
 fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
@@ -381,24 +400,35 @@ pub struct S3Server {
     pub endpoint: String,
     /// PEM of the CA that signed the server's certificate (TLS servers only).
     pub ca_pem: Option<String>,
+    waiting: Waiting,
     _root: tempfile::TempDir,
 }
 
 impl S3Server {
     /// A plain http endpoint.
     pub async fn start() -> S3Server {
-        Self::launch(None).await
+        Self::launch(None, Duration::ZERO).await
+    }
+
+    /// A plain http endpoint that waits `latency` before answering each request.
+    pub async fn start_slow(latency: Duration) -> S3Server {
+        Self::launch(None, latency).await
     }
 
     /// An https endpoint whose certificate a fresh test CA signed.
     pub async fn start_tls() -> S3Server {
         let (acceptor, ca_pem) = tls_acceptor();
-        let mut server = Self::launch(Some(acceptor)).await;
+        let mut server = Self::launch(Some(acceptor), Duration::ZERO).await;
         server.ca_pem = Some(ca_pem);
         server
     }
 
-    async fn launch(tls: Option<tokio_rustls::TlsAcceptor>) -> S3Server {
+    /// The most requests that waited for their answer at once (see [`Self::start_slow`]).
+    pub fn most_at_once(&self) -> usize {
+        self.waiting.most()
+    }
+
+    async fn launch(tls: Option<tokio_rustls::TlsAcceptor>, latency: Duration) -> S3Server {
         let root = tempfile::tempdir().unwrap();
         let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
@@ -407,6 +437,20 @@ impl S3Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let waiting = Waiting::default();
+        let counted = waiting.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let service = service.clone();
+            let waiting = counted.clone();
+            async move {
+                waiting
+                    .during(async {
+                        tokio::time::sleep(latency).await;
+                        hyper::service::Service::call(&service, req).await
+                    })
+                    .await
+            }
+        });
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -426,6 +470,7 @@ impl S3Server {
         S3Server {
             endpoint: format!("{scheme}://{addr}"),
             ca_pem: None,
+            waiting,
             _root: root,
         }
     }
