@@ -87,7 +87,8 @@ pub fn is_this_host(url: &Url) -> bool {
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback(),
         Some(Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            // Parsing already lowercased the host of an http(s) URL.
+            let name = name.trim_end_matches('.');
             name == "localhost" || name.ends_with(".localhost")
         }
         None => false,
