@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::cli::Cli;
 use crate::error::{Error, Result};
+use crate::tls::CaCert;
 
 /// Settings for s3:// URLs.
 #[derive(Debug, Clone, Default)]
@@ -43,8 +44,8 @@ pub struct Config {
     /// Connections one file may use for its parts (at least 1), if `-x` was given; otherwise the
     /// limit depends on whether the server is on this machine (see `transfer::Connections`).
     pub connections_per_file: Option<usize>,
-    /// Extra trusted CA certificates, PEM.
-    pub ca_cert_pem: Option<Vec<u8>>,
+    /// Extra trusted CA certificates (`--ca-cert`).
+    pub ca_cert: Option<CaCert>,
     /// s3:// settings.
     pub s3: S3Settings,
     /// Print the JSON report on stdout.
@@ -78,7 +79,7 @@ impl Config {
             ));
         }
         let part_size = parse_size(&cli.part_size)?;
-        let ca_cert_pem = match &cli.ca_cert {
+        let ca_cert = match &cli.ca_cert {
             Some(path) => Some(read_ca_cert(path)?),
             None => None,
         };
@@ -112,7 +113,7 @@ impl Config {
                 .transpose()?,
             part_size,
             connections_per_file: cli.max_connections_per_file,
-            ca_cert_pem,
+            ca_cert,
             s3: S3Settings {
                 profile: cli.profile.filter(|p| !p.is_empty()),
                 region: cli.region,
@@ -179,16 +180,15 @@ fn read_url_list(path: &PathBuf) -> Result<Vec<String>> {
         .collect())
 }
 
-fn read_ca_cert(path: &PathBuf) -> Result<Vec<u8>> {
+fn read_ca_cert(path: &PathBuf) -> Result<CaCert> {
     let pem = std::fs::read(path)
         .map_err(|e| Error::Usage(format!("cannot read --ca-cert {}: {e}", path.display())))?;
-    if let Err(why) = crate::tls::parse_roots(&pem) {
-        return Err(Error::Usage(format!(
+    CaCert::parse(pem).map_err(|why| {
+        Error::Usage(format!(
             "--ca-cert {} cannot be used ({why}); give a PEM file with -----BEGIN CERTIFICATE-----",
             path.display()
-        )));
-    }
-    Ok(pem)
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -35,7 +35,9 @@ pub struct HttpClients {
 impl HttpClients {
     /// Clients for `lanes` lanes; fails, as a usage error, when `config` cannot make one.
     pub fn new(config: &Config, lanes: usize) -> Result<HttpClients> {
-        let tls = Arc::new(tls::client_config(config.ca_cert_pem.as_deref())?);
+        let tls = Arc::new(tls::client_config(
+            config.ca_cert.as_ref().map_or(&[], |ca| &ca.roots),
+        )?);
         // Made now so that settings reqwest refuses fail before any transfer; it serves lane 0.
         let first = client(config, &tls)?;
         let clients: Arc<[OnceLock<reqwest::Client>]> =

@@ -203,8 +203,8 @@ fn trust_store(config: &Config) -> TrustStore {
         .collect::<Vec<_>>();
     let plain = plain_http_all_the_way(config.s3.endpoint_url.as_deref(), &proxies);
     let store = TrustStore::default().with_native_roots(!plain);
-    match &config.ca_cert_pem {
-        Some(pem) => store.with_pem_certificate(pem.clone()),
+    match &config.ca_cert {
+        Some(ca) => store.with_pem_certificate(ca.pem.clone()),
         None => store,
     }
 }

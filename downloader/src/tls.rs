@@ -14,18 +14,31 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::{Error, Result};
 
+/// The CA certificates of `--ca-cert`, checked once when the options are read: the PEM as given
+/// (the AWS SDK's trust store takes PEM) and the certificates in it (what rustls takes).
+#[derive(Debug, Clone)]
+pub struct CaCert {
+    /// The file's contents.
+    pub pem: Vec<u8>,
+    /// Its certificates, each usable as a trust anchor.
+    pub roots: Vec<CertificateDer<'static>>,
+}
+
+impl CaCert {
+    /// The certificates of a PEM bundle; the error says why it cannot serve as trust anchors.
+    pub fn parse(pem: Vec<u8>) -> std::result::Result<CaCert, String> {
+        let roots = parse_roots(&pem)?;
+        Ok(CaCert { pem, roots })
+    }
+}
+
 /// The client TLS configuration every http client of a run shares (and with it one verifier, so
-/// the roots are read at most once). `extra_roots_pem` are the certificates of `--ca-cert`.
-pub fn client_config(extra_roots_pem: Option<&[u8]>) -> Result<rustls::ClientConfig> {
+/// the roots are read at most once). `extra_roots` are the certificates of `--ca-cert`.
+pub fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let extra_roots = match extra_roots_pem {
-        Some(pem) => parse_roots(pem)
-            .map_err(|why| Error::Usage(format!("--ca-cert cannot be used: {why}")))?,
-        None => Vec::new(),
-    };
     let verifier = LazyVerifier {
         provider: provider.clone(),
-        extra_roots,
+        extra_roots: extra_roots.to_vec(),
         inner: OnceLock::new(),
     };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
@@ -47,7 +60,7 @@ pub fn is_certificate_failure(cause: &str) -> bool {
 
 /// The certificates of a PEM bundle, each checked to be usable as a trust anchor; the error says
 /// why not.
-pub fn parse_roots(pem: &[u8]) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
+fn parse_roots(pem: &[u8]) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
@@ -139,13 +152,13 @@ mod tests {
 
     #[test]
     fn a_bundle_without_certificates_is_refused() {
-        let err = client_config(Some(b"not a certificate\n")).unwrap_err();
-        assert!(err.to_string().contains("--ca-cert"), "{err}");
+        let why = CaCert::parse(b"not a certificate\n".to_vec()).unwrap_err();
+        assert!(why.contains("no PEM certificate"), "{why}");
     }
 
     #[test]
     fn no_roots_are_read_before_a_certificate_is_checked() {
-        let config = client_config(None).unwrap();
+        let config = client_config(&[]).unwrap();
         assert_eq!(config.alpn_protocols[0], b"h2");
         let debug = format!("{config:?}");
         assert!(debug.contains("LazyVerifier"), "{debug}");
