@@ -131,7 +131,7 @@ impl HttpServer {
 
     /// An https server whose certificate (for 127.0.0.1 and localhost) a fresh test CA signed.
     pub async fn start_tls() -> HttpServer {
-        let (acceptor, ca_pem) = tls_acceptor();
+        let (acceptor, ca_pem) = test_support::tls_acceptor("fetch test CA");
         let mut server = Self::launch(Some(acceptor)).await;
         server.ca_pem = Some(ca_pem);
         server
@@ -360,37 +360,6 @@ async fn accept(
     }
 }
 
-/// TLS for a test server: a certificate for 127.0.0.1 and localhost signed by a fresh test CA,
-/// and that CA's PEM for the client to trust.
-fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "fetch test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
-
-    use tokio_rustls::rustls;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
-}
-
 /// The keys the S3 test server accepts.
 pub const ACCESS_KEY: &str = "AKIDFETCHTEST";
 pub const SECRET_KEY: &str = "fetch-test-secret";
@@ -417,7 +386,7 @@ impl S3Server {
 
     /// An https endpoint whose certificate a fresh test CA signed.
     pub async fn start_tls() -> S3Server {
-        let (acceptor, ca_pem) = tls_acceptor();
+        let (acceptor, ca_pem) = test_support::tls_acceptor("fetch test CA");
         let mut server = Self::launch(Some(acceptor), Duration::ZERO).await;
         server.ca_pem = Some(ca_pem);
         server
