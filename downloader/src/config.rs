@@ -42,7 +42,7 @@ pub struct Config {
     /// Size above which a file is split into ranged parts.
     pub part_size: u64,
     /// Connections one file may use for its parts (at least 1), if `-x` was given; otherwise the
-    /// limit depends on whether the server is on this machine (see `transfer::Connections`).
+    /// limit depends on whether the server is on this machine (see `layout::Connections`).
     pub connections_per_file: Option<usize>,
     /// Extra trusted CA certificates (`--ca-cert`).
     pub ca_cert: Option<CaCert>,

@@ -89,7 +89,7 @@ fn client(config: &Config, tls: &rustls::ClientConfig) -> Result<reqwest::Client
             config.jobs
                 * config
                     .connections_per_file
-                    .unwrap_or(crate::transfer::Connections::DEFAULT),
+                    .unwrap_or(crate::layout::Connections::DEFAULT),
         )
         // Large windows let one HTTP/2 connection carry several fast streams.
         .http2_adaptive_window(true)

@@ -12,11 +12,14 @@ pub mod error;
 pub mod exit_code;
 pub mod http;
 pub mod lanes;
+pub mod layout;
 pub mod leftovers;
+mod part;
 pub mod plan;
 pub mod progress;
 pub mod redact;
 pub mod report;
+mod retry;
 pub mod s3;
 pub mod source;
 pub mod stop;
@@ -179,7 +182,7 @@ async fn run_entries(
     let workers = config.jobs.min(queue.len());
     // Several big files at once share the `-j` connections rather than open `-x` each: past
     // that, more connections cost CPU on both ends and bring nothing.
-    let connections = transfer::Connections::new(
+    let connections = layout::Connections::new(
         config.connections_per_file,
         config.jobs,
         workers,

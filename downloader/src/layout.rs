@@ -1,0 +1,328 @@
+//! How one file is divided: its parts, how large they grow, how many are in flight at once, and
+//! the `.NAME.fetch-state` record of them from which a later run resumes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// How many parts each connection of a split file gets at least, so that one slow part does not
+/// leave the others idle at the end.
+const PARTS_PER_CONNECTION: u64 = 4;
+
+/// The largest automatic part size: bounds how much a failed part must be fetched again.
+const MAX_PART_SIZE: u64 = 64 * 1024 * 1024;
+
+/// How many connections one split file may use.
+///
+/// Parallel parts pay off when one connection cannot fill the path: a long round trip limits what
+/// a TCP window carries, and S3 caps each connection. A server on this machine shares its cores
+/// with us; every byte costs CPU at both ends, so past one connection per core in all more
+/// connections only add work (the README's benchmark measures this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// For a server on this machine (see [`crate::source::Source::on_this_host`]).
+    pub local: usize,
+    /// For any other.
+    pub remote: usize,
+}
+
+impl Connections {
+    /// The most a file uses when `-x` is not given.
+    pub const DEFAULT: usize = 8;
+
+    /// `-x`, when given, holds for every server, and [`Self::DEFAULT`] otherwise; but never more
+    /// than a file's fair part of the `jobs` connections when `files` run at once. Without `-x`, a
+    /// server on this machine gets a file's fair part of one connection per lane.
+    pub fn new(explicit: Option<usize>, jobs: usize, files: usize, lanes: usize) -> Connections {
+        let files = files.max(1);
+        let remote = explicit.unwrap_or(Self::DEFAULT).min(jobs / files).max(1);
+        let local = match explicit {
+            Some(_) => remote,
+            None => (lanes / files).clamp(1, remote),
+        };
+        Connections { local, remote }
+    }
+
+    /// The limit for a server on this machine (`local`) or elsewhere.
+    pub fn limit(self, local: bool) -> usize {
+        if local { self.local } else { self.remote }
+    }
+}
+
+/// How far one range of the file has come.
+#[derive(Debug)]
+pub(crate) struct Part {
+    pub(crate) start: u64,
+    /// Inclusive; `None` for a stream of unknown length.
+    pub(crate) end: Option<u64>,
+    pub(crate) done: AtomicU64,
+}
+
+impl Part {
+    fn new(start: u64, end: Option<u64>, done: u64) -> Part {
+        Part {
+            start,
+            end,
+            done: AtomicU64::new(done),
+        }
+    }
+
+    pub(crate) fn len(&self) -> Option<u64> {
+        self.end.map(|end| end - self.start + 1)
+    }
+
+    pub(crate) fn done(&self) -> u64 {
+        self.done.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn complete(&self) -> bool {
+        self.len() == Some(self.done())
+    }
+}
+
+/// The file as a set of parts, plus what makes a later range request safe.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    pub(crate) total: Option<u64>,
+    pub(crate) validator: Option<String>,
+    /// Ranges of this file can be requested: parts and retries continue where they stopped
+    /// instead of starting over (resuming across runs also needs the validator).
+    pub(crate) ranged: bool,
+    pub(crate) parts: Vec<Part>,
+}
+
+impl Layout {
+    /// Nothing known yet: a download whose first request failed.
+    pub(crate) fn unknown() -> Layout {
+        Layout {
+            total: None,
+            validator: None,
+            ranged: false,
+            parts: Vec::new(),
+        }
+    }
+
+    /// A file that came whole in answer to the first request: one part (none when empty).
+    pub(crate) fn whole(
+        len: Option<u64>,
+        accepts_ranges: bool,
+        validator: Option<String>,
+    ) -> Layout {
+        Layout {
+            total: len,
+            ranged: accepts_ranges && validator.is_some() && len.is_some(),
+            validator,
+            parts: match len {
+                Some(0) => Vec::new(),
+                Some(len) => vec![Part::new(0, Some(len - 1), 0)],
+                None => vec![Part::new(0, None, 0)],
+            },
+        }
+    }
+
+    /// A file of `total` bytes whose first range, `[0, first_end]`, came in answer to the first
+    /// request. The parts after it are at least `part_size` and grow with the file, so that each
+    /// of the `connections` makes a few large requests rather than many small ones (s5cmd uses
+    /// 50 MB parts): fewer requests cost the server and the client less CPU per byte.
+    pub(crate) fn ranged(
+        total: u64,
+        first_end: u64,
+        part_size: u64,
+        connections: usize,
+        validator: Option<String>,
+    ) -> Layout {
+        let rest = (total.saturating_sub(first_end + 1))
+            .div_ceil(PARTS_PER_CONNECTION * connections as u64);
+        Layout::split(
+            total,
+            first_end,
+            part_size.max(rest).min(MAX_PART_SIZE),
+            validator,
+        )
+    }
+
+    /// Parts of `part_size` after a first part `[0, first_end]`.
+    fn split(total: u64, first_end: u64, part_size: u64, validator: Option<String>) -> Layout {
+        let mut parts = vec![Part::new(0, Some(first_end), 0)];
+        let mut start = first_end + 1;
+        while start < total {
+            let end = (start + part_size).min(total) - 1;
+            parts.push(Part::new(start, Some(end), 0));
+            start = end + 1;
+        }
+        // The server answered a range request, so ranges work; without a validator a retried range
+        // cannot prove the file unchanged, and such a file is not resumed across runs.
+        Layout {
+            total: Some(total),
+            ranged: true,
+            validator,
+            parts,
+        }
+    }
+
+    /// Bytes on disk so far.
+    pub(crate) fn done(&self) -> u64 {
+        self.parts.iter().map(Part::done).sum()
+    }
+
+    /// What `.NAME.fetch-state` holds for `url` (redacted, as shown), when a later run can resume
+    /// this file: some bytes arrived, ranges work and the file has a validator and a size.
+    pub(crate) fn resume_state(&self, url: &str) -> Option<Vec<u8>> {
+        let (Some(validator), Some(total)) = (&self.validator, self.total) else {
+            return None;
+        };
+        if !self.ranged || self.done() == 0 {
+            return None;
+        }
+        let state = ResumeState {
+            url: url.to_string(),
+            validator: validator.clone(),
+            total,
+            parts: self
+                .parts
+                .iter()
+                .map(|p| [p.start, p.end.unwrap_or(total - 1), p.done()])
+                .collect(),
+        };
+        serde_json::to_vec(&state).ok()
+    }
+
+    /// The layout an earlier run recorded in `state` for `url`, when it belongs to that URL and
+    /// fits a partial file of `partial_len` bytes.
+    pub(crate) fn resumed(state: &[u8], url: &str, partial_len: u64) -> Option<Layout> {
+        let state: ResumeState = serde_json::from_slice(state).ok()?;
+        // Every byte the state counts as done must be in the file (a split file was sized up
+        // front; a single stream is as long as what it wrote).
+        let consistent = state.url == url
+            && partial_len <= state.total
+            && state.parts.iter().all(|&[start, end, done]| {
+                start <= end
+                    && done <= end - start + 1
+                    && (done == 0 || start + done <= partial_len)
+            });
+        consistent.then(|| Layout {
+            total: Some(state.total),
+            validator: Some(state.validator),
+            ranged: true,
+            parts: state
+                .parts
+                .iter()
+                .map(|&[start, end, done]| Part::new(start, Some(end), done))
+                .collect(),
+        })
+    }
+}
+
+/// What `.NAME.fetch-state` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct ResumeState {
+    /// The (redacted) URL the partial file belongs to.
+    url: String,
+    validator: String,
+    total: u64,
+    /// `[start, end, done]` per part.
+    parts: Vec<[u64; 3]>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_on_this_machine_gets_one_connection_per_lane() {
+        // -j 16, one file, 2 lanes.
+        let one_file = Connections::new(None, 16, 1, 2);
+        assert_eq!(one_file.limit(true), 2);
+        assert_eq!(one_file.limit(false), Connections::DEFAULT);
+        // Four files at once share the lanes, and the -j connections.
+        let four_files = Connections::new(None, 16, 4, 2);
+        assert_eq!((four_files.limit(true), four_files.limit(false)), (1, 4));
+        // Never more than -x or the file's share of -j, never fewer than one.
+        assert_eq!(Connections::new(None, 16, 1, 32).limit(true), 8);
+        assert_eq!(Connections::new(None, 16, 32, 2).limit(false), 1);
+        assert_eq!(Connections::new(None, 16, 0, 0).limit(true), 1);
+        // An explicit -x holds for every server.
+        let explicit = Connections::new(Some(6), 16, 1, 2);
+        assert_eq!((explicit.limit(true), explicit.limit(false)), (6, 6));
+    }
+
+    #[test]
+    fn split_covers_the_file_exactly() {
+        let layout = Layout::split(25, 9, 10, Some("\"e\"".into()));
+        let spans: Vec<_> = layout.parts.iter().map(|p| (p.start, p.end)).collect();
+        assert_eq!(spans, vec![(0, Some(9)), (10, Some(19)), (20, Some(24))]);
+        assert!(layout.ranged);
+        let single = Layout::split(5, 4, 10, None);
+        assert_eq!(single.parts.len(), 1);
+        assert!(single.validator.is_none());
+    }
+
+    #[test]
+    fn parts_grow_to_about_four_per_connection_within_bounds() {
+        const MIB: u64 = 1024 * 1024;
+        // 1 GiB after an 8 MiB first part, 2 connections: (1016 MiB / 8) = 127 MiB, capped at 64.
+        let big = Layout::ranged(1024 * MIB, 8 * MIB - 1, 8 * MIB, 2, None);
+        assert_eq!(big.parts[1].len(), Some(MAX_PART_SIZE));
+        // 100 MiB, 8 connections: 92 MiB / 32 is under the 8 MiB floor.
+        let small = Layout::ranged(100 * MIB, 8 * MIB - 1, 8 * MIB, 8, None);
+        assert_eq!(small.parts[1].len(), Some(8 * MIB));
+        // 200 MiB, 2 connections: 192 MiB / 8 = 24 MiB.
+        let mid = Layout::ranged(200 * MIB, 8 * MIB - 1, 8 * MIB, 2, None);
+        assert_eq!(mid.parts[1].len(), Some(24 * MIB));
+        assert_eq!(
+            mid.parts.iter().filter_map(Part::len).sum::<u64>(),
+            200 * MIB
+        );
+    }
+
+    #[test]
+    fn a_resume_state_comes_back_only_for_its_url_and_a_file_that_holds_it() {
+        let layout = Layout::split(30, 9, 10, Some("\"v1\"".into()));
+        assert!(
+            layout.resume_state("http://h/f").is_none(),
+            "nothing arrived yet"
+        );
+        layout.parts[0].done.store(10, Ordering::Release);
+        layout.parts[2].done.store(4, Ordering::Release);
+        let state = layout.resume_state("http://h/f").unwrap();
+
+        let back = Layout::resumed(&state, "http://h/f", 30).unwrap();
+        let parts: Vec<_> = back
+            .parts
+            .iter()
+            .map(|p| (p.start, p.end, p.done()))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![(0, Some(9), 10), (10, Some(19), 0), (20, Some(29), 4)]
+        );
+        assert_eq!(
+            (back.total, back.validator.as_deref()),
+            (Some(30), Some("\"v1\""))
+        );
+        assert_eq!(back.done(), 14);
+
+        assert!(Layout::resumed(&state, "http://h/other", 30).is_none());
+        assert!(
+            Layout::resumed(&state, "http://h/f", 20).is_none(),
+            "file too short"
+        );
+        assert!(
+            Layout::resumed(&state, "http://h/f", 31).is_none(),
+            "file too long"
+        );
+        assert!(Layout::resumed(b"{not json", "http://h/f", 30).is_none());
+    }
+
+    #[test]
+    fn without_a_validator_or_ranges_nothing_is_kept_for_later() {
+        let whole = Layout::whole(Some(5), true, None);
+        whole.parts[0].done.store(3, Ordering::Release);
+        assert!(!whole.ranged);
+        assert!(whole.resume_state("http://h/f").is_none());
+        let unranged = Layout::whole(Some(5), false, Some("\"v\"".into()));
+        unranged.parts[0].done.store(3, Ordering::Release);
+        assert!(unranged.resume_state("http://h/f").is_none());
+        assert!(Layout::whole(Some(0), true, None).parts.is_empty());
+    }
+}
