@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use crate::cli::{Command, HealthCheck, Settings};
 use crate::error::Error;
+use crate::shapes::{
+    check_https_url, is_acm_arn, is_aws_id, is_bucket_name, is_dns_name, is_instance_type,
+    is_ipv4_cidr, is_sha256,
+};
 use crate::template;
 
 /// EC2 refuses user data above 16 KiB (before base64).
@@ -518,107 +522,6 @@ fn size(raw: Option<&String>, name: &str, default: u32, p: &mut Problems) -> u32
     }
 }
 
-/// `prefix-` followed by 8 or 17 lowercase hex digits, as EC2 ids are.
-pub fn is_aws_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|hex| {
-            matches!(hex.len(), 8 | 17)
-                && hex
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-        })
-}
-
-/// arn:PARTITION:acm:REGION:ACCOUNT(12 digits):certificate/ID
-pub fn is_acm_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    if parts.len() != 6 {
-        return false;
-    }
-    let id = parts[5].strip_prefix("certificate/");
-    parts[0] == "arn"
-        && parts[1].starts_with("aws")
-        && parts[2] == "acm"
-        && !parts[3].is_empty()
-        && parts[3]
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && parts[4].len() == 12
-        && parts[4].chars().all(|c| c.is_ascii_digit())
-        && id.is_some_and(|id| {
-            !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-fn is_instance_type(t: &str) -> bool {
-    match t.split_once('.') {
-        Some((family, size)) => {
-            !family.is_empty()
-                && !size.is_empty()
-                && family.starts_with(|c: char| c.is_ascii_lowercase())
-                && (family.chars().chain(size.chars()))
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        }
-        None => false,
-    }
-}
-
-fn is_ipv4_cidr(c: &str) -> bool {
-    match c.split_once('/') {
-        Some((ip, bits)) => {
-            ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
-        }
-        None => false,
-    }
-}
-
-fn is_dns_name(n: &str) -> bool {
-    n.len() <= 253
-        && n.contains('.')
-        && n.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
-        })
-}
-
-fn is_bucket_name(b: &str) -> bool {
-    (3..=63).contains(&b.len())
-        && b.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
-fn is_sha256(h: &str) -> bool {
-    h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit())
-}
-
-/// An https URL that is safe inside the boot script's single quotes; the reason when it is not.
-fn check_https_url(u: &str, allow_checksum: bool) -> Result<(), String> {
-    if u.contains('\'') || u.chars().any(char::is_whitespace) {
-        return Err("contains a quote or a space: percent-encode it".into());
-    }
-    let parsed =
-        url::Url::parse(u).map_err(|e| format!("is not a URL ({e}): use an https:// URL"))?;
-    if parsed.scheme() != "https" || parsed.host().is_none() {
-        return Err("is not an https URL: instances download only over TLS".into());
-    }
-    match parsed.fragment() {
-        None => Ok(()),
-        Some(f) if allow_checksum && f.strip_prefix("sha256=").is_some_and(is_sha256) => Ok(()),
-        Some(_) if allow_checksum => {
-            Err("has a fragment other than #sha256=<64 hex digits>: fix or remove it".into())
-        }
-        Some(_) => Err("must not have a #fragment: remove it".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -696,22 +599,6 @@ mod tests {
         let p = problems(&s);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].contains("MINSIZE <= DESIREDCAPACITY <= MAXSIZE"));
-    }
-
-    #[test]
-    fn ids_are_checked_by_form() {
-        assert!(is_aws_id("sg-0123abcd", "sg"));
-        assert!(is_aws_id("ami-0123456789abcdef0", "ami"));
-        assert!(!is_aws_id("ami-0123", "ami"));
-        assert!(!is_aws_id("sg-0123ABCD", "sg"));
-        assert!(!is_aws_id("subnet-0123abcd", "sg"));
-        assert!(is_acm_arn(
-            "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"
-        ));
-        assert!(!is_acm_arn(
-            "arn:aws:iam::123456789012:server-certificate/abc"
-        ));
-        assert!(!is_acm_arn("arn:aws:acm:us-east-1:1234:certificate/abc"));
     }
 
     #[test]

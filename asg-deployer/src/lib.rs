@@ -17,6 +17,7 @@ pub mod plan;
 pub mod progress;
 pub mod rollout;
 pub mod session;
+pub mod shapes;
 pub mod stack;
 pub mod status;
 pub mod template;
