@@ -31,7 +31,7 @@ use crate::stop::Stop;
 /// Settings that shape every transfer of a run.
 #[derive(Clone)]
 pub struct Settings {
-    /// Files above this size are split into parts of this size.
+    /// Files above this size are split into parts of at least this size.
     pub part_size: u64,
     /// Parts of one file in flight at once.
     pub connections: Connections,
@@ -122,6 +122,7 @@ impl Paths {
     }
 }
 
+/// One download under way: what it needs of the run, and the retries of all its parts.
 struct Transfer<'a> {
     job: &'a Job,
     source: Source,
