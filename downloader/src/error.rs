@@ -100,7 +100,7 @@ pub enum Error {
     WrongRegion(String),
 
     /// Reading or writing a local file failed.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {source}{}", path.display(), io_advice(source))]
     Io {
         /// The file involved.
         path: PathBuf,
@@ -175,6 +175,20 @@ impl Error {
     }
 }
 
+/// What to do about a local file error, for the kinds a user can fix; empty for the others.
+pub fn io_advice(err: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match err.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            "; free some space there or choose another --output-dir"
+        }
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            "; check that this user may write there, or choose another --output-dir"
+        }
+        _ => "",
+    }
+}
+
 /// Shorthand used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -197,6 +211,27 @@ mod tests {
         assert!(Error::from_status(408, None, None).is_transient());
         assert!(!Error::from_status(404, None, None).is_transient());
         assert!(!Error::from_status(400, None, None).is_transient());
+    }
+
+    #[test]
+    fn local_file_errors_say_what_to_do_when_the_user_can_act() {
+        let full = Error::io("out/.a.fetch-part", std::io::Error::from_raw_os_error(28));
+        assert!(
+            full.to_string()
+                .starts_with("cannot write out/.a.fetch-part: No space left on device"),
+            "{full}"
+        );
+        assert!(
+            full.to_string().ends_with("choose another --output-dir"),
+            "{full}"
+        );
+        let denied = Error::io("out/a", std::io::Error::from_raw_os_error(13));
+        assert!(
+            denied.to_string().contains("this user may write there"),
+            "{denied}"
+        );
+        let other = Error::io("out/a", std::io::Error::other("odd"));
+        assert_eq!(other.to_string(), "cannot write out/a: odd");
     }
 
     #[test]

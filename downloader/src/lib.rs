@@ -51,16 +51,28 @@ struct Clients {
     s3: Option<Arc<S3Clients>>,
 }
 
+/// Makes the output directory (and its parents) unless it exists; a usage error otherwise.
+fn create_output_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        let shown = dir.display();
+        if dir.exists() && !dir.is_dir() {
+            Error::Usage(format!(
+                "--output-dir {shown} is a file, not a directory: give a directory (it is created if missing)"
+            ))
+        } else {
+            let advice = error::io_advice(&e);
+            Error::Usage(format!(
+                "cannot create the output directory {shown}: {e}{advice}"
+            ))
+        }
+    })
+}
+
 /// Runs a whole download: plans, transfers every job (at most `config.jobs` at once) and returns
 /// the report. One URL failing never stops the others; only a usage problem is an `Err`.
 pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     let started = Instant::now();
-    std::fs::create_dir_all(&config.output_dir).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create the output directory {}: {e}",
-            config.output_dir.display()
-        ))
-    })?;
+    create_output_dir(&config.output_dir)?;
     let entries = plan::parse(&config.urls);
     let needs_s3 = entries.iter().any(|e| {
         matches!(

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -28,6 +28,8 @@ const WRITE_BATCH: usize = 256 * 1024;
 pub(crate) struct PartWorker {
     pub(crate) source: Source,
     pub(crate) file: Arc<File>,
+    /// Its name, for errors.
+    pub(crate) partial: Arc<Path>,
     pub(crate) layout: Arc<Layout>,
     pub(crate) settings: Settings,
     pub(crate) progress: JobProgress,
@@ -185,10 +187,7 @@ impl PartWorker {
                 at += chunk.len() as u64;
                 Ok(())
             })
-            .map_err(|e: std::io::Error| Error::Io {
-                path: PathBuf::from("the temporary file"),
-                source: e,
-            })?;
+            .map_err(|e| Error::io(&*self.partial, e))?;
         part.done.fetch_add(written, Ordering::AcqRel);
         self.progress.add(written);
         Ok(())

@@ -268,6 +268,7 @@ impl Transfer<'_> {
         let worker = PartWorker {
             source: self.source.clone(),
             file,
+            partial: Arc::from(self.paths.partial.as_path()),
             layout: layout.clone(),
             settings: self.settings.clone(),
             progress: self.progress.clone(),

@@ -28,6 +28,21 @@ async fn usage_errors_exit_2_with_one_line() {
 }
 
 #[tokio::test]
+async fn an_output_dir_that_is_a_file_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("taken");
+    std::fs::write(&file, "keep me").unwrap();
+    let mut cmd = fetch(home.path());
+    cmd.args(["-u", "http://127.0.0.1:9/x", "-o", file.to_str().unwrap()]);
+    let output = run(cmd).await;
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(err.contains("is a file, not a directory"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+}
+
+#[tokio::test]
 async fn unsupported_schemes_fail_but_others_download() {
     let server = HttpServer::start().await;
     server.route("/ok.txt", Route::file("fine"));
