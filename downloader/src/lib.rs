@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::leftovers::Leftovers;
 use crate::plan::{Entry, Job, Rejection, Remote};
-use crate::progress::Progress;
+use crate::progress::{JobProgress, Progress};
 use crate::report::{Outcome, Report, Status};
 use crate::s3::{S3Clients, S3Source};
 use crate::source::Source;
@@ -296,7 +296,7 @@ impl Pool {
             self.stop.clone(),
         )
         .await;
-        let outcome = outcome_of(job, result, job_progress.elapsed());
+        let outcome = outcome_of(job, result, &job_progress);
         job_progress.finished(|| outcome.line());
         outcome
     }
@@ -316,11 +316,9 @@ fn rejected(shown: String, why: Rejection) -> Outcome {
     }
 }
 
-fn outcome_of(
-    job: Job,
-    result: Result<transfer::Delivered>,
-    elapsed: std::time::Duration,
-) -> Outcome {
+/// The report's line for a finished transfer; a failed one counts the bytes it got.
+fn outcome_of(job: Job, result: Result<transfer::Delivered>, progress: &JobProgress) -> Outcome {
+    let elapsed = progress.elapsed();
     match result {
         Ok(done) => Outcome {
             url: job.shown,
@@ -336,6 +334,7 @@ fn outcome_of(
         },
         Err(err) => Outcome {
             elapsed,
+            bytes: progress.bytes(),
             ..Outcome::not_run(job.shown, Status::Failed, err.to_string())
         },
     }

@@ -89,6 +89,7 @@ impl Progress {
             shared: self.shared.clone(),
             name: Arc::from(name),
             bar: Arc::new(OnceLock::new()),
+            bytes: Arc::new(AtomicU64::new(0)),
             started: Instant::now(),
         }
     }
@@ -147,6 +148,8 @@ pub struct JobProgress {
     shared: Arc<Shared>,
     name: Arc<str>,
     bar: Arc<OnceLock<ProgressBar>>,
+    /// This file's bytes on disk so far, resumed ones included.
+    bytes: Arc<AtomicU64>,
     started: Instant,
 }
 
@@ -179,6 +182,7 @@ impl JobProgress {
 
     /// Bytes written.
     pub fn add(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.shared.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.shared.overall.inc(bytes);
         if let Some(bar) = self.bar.get() {
@@ -196,6 +200,7 @@ impl JobProgress {
         if bytes == 0 {
             return;
         }
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
         self.shared.bytes.fetch_sub(bytes, Ordering::Relaxed);
         self.shared
             .overall
@@ -216,6 +221,11 @@ impl JobProgress {
         if self.shared.mode == Mode::Plain {
             eprintln!("fetch: {}", line());
         }
+    }
+
+    /// This file's bytes on disk so far: what a failed download got before it failed.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     /// Time since this file's progress was created.

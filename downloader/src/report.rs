@@ -84,6 +84,11 @@ impl Outcome {
     /// The line the plain progress display and the report print for this outcome.
     pub fn line(&self) -> String {
         let detail = match (self.status, &self.path, &self.error) {
+            (Status::Ok, Some(path), _) if self.resumed_bytes > 0 => format!(
+                "-> {} (resumed after {})",
+                path.display(),
+                HumanBytes(self.resumed_bytes)
+            ),
             (Status::Ok, Some(path), _) => format!("-> {}", path.display()),
             (Status::Skipped, _, _) => format!(
                 "superseded by {} (same file name)",
@@ -118,7 +123,7 @@ pub struct Report {
     pub failed: usize,
     /// URLs skipped because a later one writes the same file.
     pub skipped: usize,
-    /// Bytes written in total.
+    /// Bytes of the files delivered (failed ones count only in their own line).
     pub bytes: u64,
     /// Wall time of the run.
     #[serde(rename = "seconds", serialize_with = "as_seconds")]

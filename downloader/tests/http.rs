@@ -269,7 +269,19 @@ async fn an_interrupted_run_is_resumed_by_the_next() {
     );
     let home = tempfile::tempdir().unwrap();
     let out = home.path().join("out");
-    let args = ["-q", "--retries", "0", "-o", out.to_str().unwrap(), "-u"];
+    let args = [
+        "-q",
+        "--json",
+        "--retries",
+        "0",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+    ];
+    let item = |output: &std::process::Output| {
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["items"][0].clone()
+    };
 
     let mut first = fetch(home.path());
     first.args(args).arg(server.url("/resume.bin"));
@@ -284,6 +296,11 @@ async fn an_interrupted_run_is_resumed_by_the_next() {
         vec![".resume.bin.fetch-part", ".resume.bin.fetch-state"],
         "the partial file and its state are kept"
     );
+    let got = item(&output)["bytes"].as_u64().unwrap();
+    assert!(
+        (1..=150_000).contains(&got),
+        "a failed file reports the bytes it got: {got}"
+    );
 
     let mut second = fetch(home.path());
     second.args(args).arg(server.url("/resume.bin"));
@@ -291,6 +308,17 @@ async fn an_interrupted_run_is_resumed_by_the_next() {
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("resume.bin")).unwrap(), body);
     assert_eq!(files(&out), vec!["resume.bin"]);
+    let done = item(&output);
+    assert_eq!(done["bytes"], 400_000);
+    assert_eq!(
+        done["resumed_bytes"], got,
+        "it resumes from what the first run kept"
+    );
+    assert!(
+        stderr(&output).contains("(resumed after "),
+        "{}",
+        describe(&output)
+    );
     let hits = server.hits("/resume.bin");
     assert_eq!(hits.len(), 2);
     let range = hits[1].header("range").unwrap();
