@@ -28,7 +28,7 @@ const WRITE_BATCH: usize = 256 * 1024;
 pub(crate) struct PartWorker {
     pub(crate) source: Source,
     pub(crate) file: Arc<File>,
-    /// Its name, for errors.
+    /// The file's path, for error messages.
     pub(crate) partial: Arc<Path>,
     pub(crate) layout: Arc<Layout>,
     pub(crate) settings: Settings,
