@@ -17,7 +17,7 @@ workload_title() {
     W2) echo "W2 http-large: 4 files of 1 GiB" ;;
     W3) echo "W3 s3-small: 200 objects of 1 MiB" ;;
     W4) echo "W4 s3-large: one 2 GiB object" ;;
-    REF) echo "REF limits: one 1 GiB file, single loopback stream (curl to /dev/null) and tmpfs copy (cp), measured within the W2 and W4 rounds" ;;
+    REF) echo "REF limits: one 1 GiB file, single loopback stream (curl to /dev/null) from nginx and from s3s-fs, and tmpfs copy (cp), measured within the W2 and W4 rounds" ;;
   esac
 }
 
@@ -34,23 +34,24 @@ workload_bytes() {
 }
 
 # The tools a workload is run with, fetch first. aria2c runs twice on W2: one connection per file,
-# and files split into 16 ranged connections (the issue asks for the better of the two).
+# and files split into 16 ranged connections (the issue asks for the better of the two). REF's stream
+# from s3s-fs is measured when that server runs (for W3 or W4): it is what one S3 stream can reach.
 workload_tools() {
   case $1 in
     W0) echo "fetch curl" ;;
     W1) echo "fetch curl aria2c wget2 rclone" ;;
     W2) echo "fetch curl aria2c aria2c-split wget2 rclone" ;;
     W3 | W4) echo "fetch s5cmd aws rclone" ;;
-    REF) echo "curl-1stream cp" ;;
+    REF) echo "curl-1stream ${S3_URL:+curl-s3-1stream }cp" ;;
   esac
 }
 
 # Memory the workload's files need on tmpfs at once: its source and one run's output, plus the
-# reference file that is measured alongside W2 and W4.
+# reference file (served by nginx and s3s-fs) that is measured alongside W2 and W4.
 workload_scratch_bytes() {
   case $1 in
-    REF) echo $((2 * GiB)) ;;
-    W2 | W4) echo $((2 * $(workload_bytes "$1") + GiB)) ;;
+    REF) echo $((3 * GiB)) ;;
+    W2 | W4) echo $((2 * $(workload_bytes "$1") + 2 * GiB)) ;;
     *) echo $((2 * $(workload_bytes "$1"))) ;;
   esac
 }
@@ -81,12 +82,20 @@ prepare_workload() {
     (cd "$dir" && find . -type f -printf '%P\n' | sort) | sed "s|^|$HTTP_URL/${w,,}/|" >"$RUN_DIR/${w,,}.urls"
     sed 's/.*/url = "&"/' "$RUN_DIR/${w,,}.urls" >"$RUN_DIR/${w,,}.curl"
   fi
+  if [ "$w" = REF ] && [ -n "${S3_URL:-}" ]; then
+    # The same file as an S3 object, and a presigned URL for it, so curl needs no S3 client.
+    run_s3_client "$S5CMD" --endpoint-url "$S3_URL" cp "$dir/one.bin" "s3://$S3_BUCKET/ref/one.bin" >/dev/null ||
+      die "uploading the REF object to s3s-fs failed; see $RUN_DIR/s3s-fs.log"
+    run_s3_client "$AWS" --endpoint-url "$S3_URL" s3 presign --expires-in 86400 "s3://$S3_BUCKET/ref/one.bin" \
+      >"$RUN_DIR/ref.s3url" || die "the AWS CLI could not presign the REF object"
+  fi
   [ "$(du -sb "${SOURCE_DIRS[$w]}" | cut -f1)" -ge "$(workload_bytes "$w")" ] ||
     die "the $w source files in ${SOURCE_DIRS[$w]} are incomplete"
 }
 
 remove_workload() {
   rm -rf "${SOURCE_DIRS[$1]:?}" "$RUN_DIR/${1,,}.urls" "$RUN_DIR/${1,,}.curl"
+  [ "$1" != REF ] || rm -rf "$S3_ROOT/$S3_BUCKET/ref" "$RUN_DIR/ref.s3url"
 }
 
 # Runs a command with a scrubbed environment (no proxies, CA bundles or AWS settings of this machine)
@@ -144,6 +153,7 @@ tool_command() {
     # answers with 500 (not 404) and rclone retries for about 90 s; real S3 answers 404 at once.
     W3/rclone | W4/rclone) CMD=(rclone copy -q --transfers 16 "bs3:$S3_BUCKET/$lw/" "$out") ;;
     REF/curl-1stream) CMD=(curl -sSf -o /dev/null -w '%{size_download}\n' "$(cat "$urls")") ;;
+    REF/curl-s3-1stream) CMD=(curl -sSf -o /dev/null -w '%{size_download}\n' "$(cat "$RUN_DIR/ref.s3url")") ;;
     REF/cp) CMD=(cp "${SOURCE_DIRS[REF]}/one.bin" "$out/one.bin") ;;
     *) die "no command for $tool on $w" ;;
   esac
@@ -153,7 +163,7 @@ tool_command() {
 # Checks that a run delivered every file byte-exact and nothing else; prints why when it did not.
 verify_output() {
   local w=$1 tool=$2 out=$3 log=$4
-  if [ "$w/$tool" = REF/curl-1stream ]; then
+  if [ "$w/$tool" = REF/curl-1stream ] || [ "$w/$tool" = REF/curl-s3-1stream ]; then
     [ "$(tail -n 1 "$log")" = "$GiB" ] || { echo "curl received $(tail -n 1 "$log") bytes, not $GiB"; return 1; }
     return 0
   fi
