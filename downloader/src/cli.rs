@@ -53,6 +53,12 @@ pub struct Cli {
     #[arg(short = 'x', long, value_name = "N")]
     pub max_connections_per_file: Option<usize>,
 
+    /// Send this header with every http(s) request, as 'Name: value' (repeatable); @FILE reads one
+    /// per line, keeping secrets out of the process list. Sent to each URL's own scheme, host and
+    /// port only: a redirect elsewhere drops it.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
     /// Also trust this PEM CA certificate for https URLs and an https --endpoint-url (the system's roots
     /// stay trusted; TLS is always verified).
     #[arg(long, value_name = "FILE")]

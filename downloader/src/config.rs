@@ -5,6 +5,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
+
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 use crate::tls::CaCert;
@@ -46,6 +48,8 @@ pub struct Config {
     pub connections_per_file: Option<usize>,
     /// Extra trusted CA certificates (`--ca-cert`).
     pub ca_cert: Option<CaCert>,
+    /// Extra headers for http(s) requests (`--header`), for each URL's own origin only.
+    pub headers: HeaderMap,
     /// s3:// settings.
     pub s3: S3Settings,
     /// Print the JSON report on stdout.
@@ -114,6 +118,7 @@ impl Config {
             part_size,
             connections_per_file: cli.max_connections_per_file,
             ca_cert,
+            headers: crate::header::parse(&cli.headers)?,
             s3: S3Settings {
                 profile: cli.profile.filter(|p| !p.is_empty()),
                 region: cli.region,

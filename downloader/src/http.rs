@@ -1,5 +1,6 @@
 //! http and https transfers with reqwest: one client per lane (connection reuse, HTTP/2 over TLS),
-//! safe redirects, and every reqwest error turned into a classified [`Error`].
+//! redirects followed here (so that credentials and `--header` stay with the URL's own origin, and
+//! https never downgrades), and every reqwest error turned into a classified [`Error`].
 
 use std::error::Error as StdError;
 use std::sync::{Arc, OnceLock};
@@ -7,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{
-    ACCEPT_RANGES, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER,
+    ACCEPT_RANGES, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, LOCATION, RANGE, RETRY_AFTER,
 };
-use reqwest::redirect;
+use reqwest::{StatusCode, redirect};
 use url::Url;
 
 use crate::config::Config;
@@ -50,6 +51,11 @@ impl HttpClients {
         })
     }
 
+    /// Headers given with `--header`.
+    fn headers(&self) -> &reqwest::header::HeaderMap {
+        &self.config.headers
+    }
+
     /// The client of the calling thread's lane.
     pub fn current(&self) -> &reqwest::Client {
         let index = lanes::current()
@@ -62,25 +68,11 @@ impl HttpClients {
     }
 }
 
-/// Builds one client.
+/// Builds one client. It follows no redirect itself: [`HttpSource::send`] does.
 fn client(config: &Config, tls: &rustls::ClientConfig) -> Result<reqwest::Client> {
-    let policy = redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error(TooManyRedirects);
-        }
-        let downgrade = attempt
-            .previous()
-            .last()
-            .is_some_and(|prev| prev.scheme() == "https" && attempt.url().scheme() == "http");
-        if downgrade {
-            let to = redact(attempt.url());
-            return attempt.error(Downgrade(to));
-        }
-        attempt.follow()
-    });
     reqwest::Client::builder()
         .user_agent(concat!("fetch/", env!("CARGO_PKG_VERSION")))
-        .redirect(policy)
+        .redirect(redirect::Policy::none())
         .connect_timeout(config.connect_timeout)
         .read_timeout(config.idle_timeout)
         .tcp_nodelay(true)
@@ -108,8 +100,7 @@ pub struct HttpSource {
 }
 
 impl HttpSource {
-    /// A source for `url`; `basic_auth` goes to that URL's host only (reqwest drops it on a
-    /// redirect to another host).
+    /// A source for `url`; `basic_auth`, like `--header`, goes to that URL's origin only.
     pub fn new(
         clients: HttpClients,
         url: Url,
@@ -141,25 +132,48 @@ impl HttpSource {
         self.reply(response)
     }
 
+    /// Sends the request and follows redirects, up to [`MAX_REDIRECTS`]. Credentials and
+    /// `--header` go along only while the redirects stay on the URL's own origin (scheme, host and
+    /// port), as a redirect can lead anywhere; an https URL never continues over plain http.
     async fn send(
         &self,
         range: Option<ByteRange>,
         validator: Option<&str>,
     ) -> Result<reqwest::Response> {
-        let mut request = self.clients.current().get(self.url.clone());
-        if let Some(range) = range {
-            request = request.header(RANGE, range_header(range));
-            if let Some(validator) = validator {
-                request = request.header(IF_RANGE, validator);
+        let mut url = self.url.clone();
+        let mut at_home = true;
+        for _ in 0..=MAX_REDIRECTS {
+            let mut request = self.clients.current().get(url.clone());
+            if let Some(range) = range {
+                request = request.header(RANGE, range_header(range));
+                if let Some(validator) = validator {
+                    request = request.header(IF_RANGE, validator);
+                }
             }
+            if at_home {
+                if let Some((user, pass)) = &self.basic_auth {
+                    request = request.basic_auth(user, pass.as_ref());
+                }
+                // After the URL's user:pass, so that an Authorization header given replaces it.
+                let headers = self.clients.headers();
+                if !headers.is_empty() {
+                    request = request.headers(headers.clone());
+                }
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| classify(&e, &url, self.idle_timeout))?;
+            let Some(next) = redirect_target(&url, &response)? else {
+                return Ok(response);
+            };
+            if url.scheme() == "https" && next.scheme() == "http" {
+                return Err(Error::RedirectDowngrade(redact(&next)));
+            }
+            at_home = at_home && next.origin() == self.url.origin();
+            url = next;
         }
-        if let Some((user, pass)) = &self.basic_auth {
-            request = request.basic_auth(user, pass.as_ref());
-        }
-        request
-            .send()
-            .await
-            .map_err(|e| classify(&e, &self.url, self.idle_timeout))
+        Err(Error::TooManyRedirects(MAX_REDIRECTS))
     }
 
     fn reply(&self, response: reqwest::Response) -> Result<Reply> {
@@ -192,7 +206,7 @@ impl HttpSource {
             .filter(|etag| !etag.starts_with("W/"))
             .or_else(|| header(LAST_MODIFIED))
             .map(String::from);
-        let (url, idle) = (self.url.clone(), self.idle_timeout);
+        let (url, idle) = (response.url().clone(), self.idle_timeout);
         let body = response
             .bytes_stream()
             .map_err(move |e| classify(&e, &url, idle))
@@ -203,6 +217,34 @@ impl HttpSource {
             body,
         })
     }
+}
+
+/// Where a redirect answer leads, resolved against `url`; `None` for any other answer (a 3xx
+/// without `Location` is then reported as the status it is).
+fn redirect_target(url: &Url, response: &reqwest::Response) -> Result<Option<Url>> {
+    let follows = matches!(
+        response.status(),
+        StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::SEE_OTHER
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+    );
+    let Some(location) = response.headers().get(LOCATION).filter(|_| follows) else {
+        return Ok(None);
+    };
+    let next = location
+        .to_str()
+        .ok()
+        .and_then(|location| url.join(location).ok())
+        .ok_or_else(|| Error::Protocol("a redirect whose Location is not a URL".into()))?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(Error::Protocol(format!(
+            "a redirect to a {} URL, where only http and https are followed",
+            next.scheme()
+        )));
+    }
+    Ok(Some(next))
 }
 
 /// `Retry-After` is either seconds or an HTTP date.
@@ -217,26 +259,6 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
-#[derive(Debug)]
-struct TooManyRedirects;
-
-impl std::fmt::Display for TooManyRedirects {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "too many redirects")
-    }
-}
-impl StdError for TooManyRedirects {}
-
-#[derive(Debug)]
-struct Downgrade(String);
-
-impl std::fmt::Display for Downgrade {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "redirect to {}", self.0)
-    }
-}
-impl StdError for Downgrade {}
-
 /// The deepest cause in an error chain: the one that says what actually happened.
 fn innermost(err: &(dyn StdError + 'static)) -> String {
     let mut current = err;
@@ -246,25 +268,8 @@ fn innermost(err: &(dyn StdError + 'static)) -> String {
     current.to_string()
 }
 
-fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    let mut current = Some(err);
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = e.source();
-    }
-    None
-}
-
 /// Maps a reqwest error to our kinds; never includes the URL (it may hold secrets).
 fn classify(err: &reqwest::Error, url: &Url, idle: Duration) -> Error {
-    if let Some(Downgrade(to)) = find::<Downgrade>(err) {
-        return Error::RedirectDowngrade(to.clone());
-    }
-    if find::<TooManyRedirects>(err).is_some() {
-        return Error::TooManyRedirects(MAX_REDIRECTS);
-    }
     let cause = innermost(err);
     let host = url.host_str().unwrap_or("the server");
     if err.is_timeout() {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exit_code;
+pub mod header;
 pub mod http;
 pub mod lanes;
 pub mod layout;

@@ -12,6 +12,8 @@ async fn usage_errors_exit_2_with_one_line() {
         vec!["-u", "http://127.0.0.1/x", "--jobs", "0"],
         vec!["-u", "http://127.0.0.1/x", "--part-size", "huge"],
         vec!["-i", "no-such-list.txt"],
+        vec!["-u", "http://127.0.0.1/x", "-H", "Range: bytes=0-1"],
+        vec!["-u", "http://127.0.0.1/x", "-H", "X-Api-Key secret"],
         vec!["--no-such-flag"],
     ] {
         let mut cmd = fetch(home.path());

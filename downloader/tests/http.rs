@@ -462,6 +462,89 @@ async fn https_downgrade_is_refused_and_credentials_stay_home() {
 }
 
 #[tokio::test]
+async fn redirect_loops_and_other_schemes_fail_cleanly() {
+    let server = HttpServer::start().await;
+    let redirect = |to: &str| Route {
+        location: Some(to.into()),
+        ..Route::default()
+    };
+    server.route("/loop", redirect("/loop"));
+    server.route("/ftp", redirect("ftp://127.0.0.1/file"));
+    let (_home, _out, mut cmd) = quiet_fetch();
+    cmd.args([server.url("/loop"), server.url("/ftp")]);
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("too many redirects (more than 10)"), "{err}");
+    assert!(err.contains("only http and https are followed"), "{err}");
+    assert_eq!(
+        server.hits("/loop").len(),
+        11,
+        "the first request and ten redirects, not retried"
+    );
+}
+
+#[tokio::test]
+async fn headers_stay_with_the_urls_own_origin() {
+    let home_server = HttpServer::start().await;
+    // Another port on the same host is another origin.
+    let elsewhere = HttpServer::start().await;
+    let redirect = |to: String| Route {
+        location: Some(to),
+        ..Route::default()
+    };
+    home_server.route("/same", redirect("/file".into()));
+    home_server.route("/file", Route::file("same origin"));
+    home_server.route("/away", redirect(elsewhere.url("/landing")));
+    elsewhere.route("/landing", redirect(home_server.url("/back")));
+    home_server.route("/back", Route::file("came back"));
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let header_file = home.path().join("headers");
+    std::fs::write(
+        &header_file,
+        "# the artifact server's token\nAuthorization: Bearer t0ken\n",
+    )
+    .unwrap();
+    let mut cmd = fetch(home.path());
+    cmd.args([
+        "-v",
+        "-o",
+        out.to_str().unwrap(),
+        "-H",
+        "X-Api-Key: s3cret",
+        "-H",
+    ])
+    .arg(format!("@{}", header_file.display()))
+    .arg("-u")
+    .args([home_server.url("/same"), home_server.url("/away")]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("same")).unwrap(), b"same origin");
+    assert_eq!(std::fs::read(out.join("away")).unwrap(), b"came back");
+    for path in ["/same", "/file", "/away"] {
+        let hit = &home_server.hits(path)[0];
+        assert_eq!(hit.header("x-api-key"), Some("s3cret"), "{path}");
+        assert_eq!(hit.header("authorization"), Some("Bearer t0ken"), "{path}");
+    }
+    let landing = &elsewhere.hits("/landing")[0];
+    assert_eq!(
+        landing.header("x-api-key"),
+        None,
+        "headers never leave the origin"
+    );
+    assert_eq!(landing.header("authorization"), None);
+    let back = &home_server.hits("/back")[0];
+    assert_eq!(
+        back.header("x-api-key"),
+        None,
+        "a chain that left the origin does not pick them up again"
+    );
+    let err = stderr(&output);
+    assert!(!err.contains("s3cret") && !err.contains("t0ken"), "{err}");
+}
+
+#[tokio::test]
 async fn the_system_roots_are_read_when_an_https_server_is_met() {
     // The system's roots are read lazily; SSL_CERT_FILE stands in for the machine's CA bundle.
     let tls = HttpServer::start_tls().await;
