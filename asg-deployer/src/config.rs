@@ -107,6 +107,37 @@ impl Problems {
     fn add(&mut self, msg: impl Into<String>) {
         self.0.push(msg.into());
     }
+
+    /// A setting that must be given: `missing` when it is not, `check`'s sentence when it is wrong.
+    fn required(
+        &mut self,
+        raw: &Option<String>,
+        missing: &str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> String {
+        let Some(value) = non_empty(raw) else {
+            self.add(missing);
+            return String::new();
+        };
+        if let Err(why) = check(value) {
+            self.add(why);
+        }
+        value.to_string()
+    }
+
+    /// A setting that may be left out; when given, `fits` checks it and `advice` says what to do.
+    fn optional(
+        &mut self,
+        raw: &Option<String>,
+        fits: impl Fn(&str) -> bool,
+        advice: impl Fn(&str) -> String,
+    ) -> Option<String> {
+        let value = non_empty(raw)?;
+        if !fits(value) {
+            self.add(advice(value));
+        }
+        Some(value.to_string())
+    }
 }
 
 impl Config {
@@ -245,83 +276,28 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
-    let build_number = match non_empty(&s.build_number) {
-        None => 1,
-        Some(b) => match b.parse::<u64>() {
-            Ok(n) if n >= 1 => n,
-            _ => {
-                p.add(format!("BUILD_NUMBER {b:?} is not a positive integer: use 1, 2, 3, ... (higher for every new build)."));
-                1
-            }
+    let build_number = build_number(s, p);
+    let subnets = subnets(s, p);
+    let certificate_arn = p.required(
+        &s.certificate,
+        "AWSCERTIFICATE is required: set it to the ARN of an ACM certificate for the HTTPS listener.",
+        |c| {
+            is_acm_arn(c).then_some(()).ok_or_else(|| {
+                format!("AWSCERTIFICATE {c:?} is not an ACM certificate ARN: use arn:aws:acm:REGION:ACCOUNT:certificate/ID.")
+            })
         },
-    };
-
-    let subnets = match non_empty(&s.subnets) {
-        None => {
-            p.add("SUBNETS is required: set it to comma-separated subnet ids in two availability zones or more (subnet-0abc...,subnet-0def...).");
-            Vec::new()
-        }
-        Some(list) => {
-            let ids = split_list(list);
-            for id in &ids {
-                if !is_aws_id(id, "subnet") {
-                    p.add(format!("SUBNETS entry {id:?} is not a subnet id: use ids of the form subnet-0123456789abcdef0."));
-                }
-            }
-            let mut unique = ids.clone();
-            unique.sort();
-            unique.dedup();
-            if unique.len() < 2 {
-                p.add("SUBNETS lists fewer than two subnets: give subnets in two availability zones or more, so the load balancer and the group survive a zone failure.");
-            }
-            ids
-        }
-    };
-
-    let certificate_arn = match non_empty(&s.certificate) {
-        None => {
-            p.add("AWSCERTIFICATE is required: set it to the ARN of an ACM certificate for the HTTPS listener.");
-            String::new()
-        }
-        Some(c) => {
-            if !is_acm_arn(c) {
-                p.add(format!("AWSCERTIFICATE {c:?} is not an ACM certificate ARN: use arn:aws:acm:REGION:ACCOUNT:certificate/ID."));
-            }
-            c.to_string()
-        }
-    };
-
-    let artifact_url = match non_empty(&s.artifact_url) {
-        None => {
-            p.add("ARTIFACT_URL is required: set it to the https URL of the application jar (optionally ending in #sha256=<hex>).");
-            String::new()
-        }
-        Some(a) => {
-            if let Err(why) = check_https_url(a, true) {
-                p.add(format!("ARTIFACT_URL {a:?} {why}."));
-            }
-            a.to_string()
-        }
-    };
-
-    let security_groups = non_empty(&s.security_groups)
-        .map(split_list)
-        .unwrap_or_default();
-    for sg in &security_groups {
-        if !is_aws_id(sg, "sg") {
-            p.add(format!(
-                "SG_VALUE entry {sg:?} is not a security group id: use ids of the form sg-0123456789abcdef0."
-            ));
-        }
-    }
-
-    let ami = non_empty(&s.ami).map(str::to_string);
-    if let Some(a) = &ami
-        && !is_aws_id(a, "ami")
-    {
-        p.add(format!("AMIID {a:?} is not an AMI id: use the form ami-0123456789abcdef0, or leave it unset for Ubuntu 24.04 LTS."));
-    }
-
+    );
+    let artifact_url = p.required(
+        &s.artifact_url,
+        "ARTIFACT_URL is required: set it to the https URL of the application jar (optionally ending in #sha256=<hex>).",
+        |a| check_https_url(a, true).map_err(|why| format!("ARTIFACT_URL {a:?} {why}.")),
+    );
+    let security_groups = security_groups(s, p);
+    let ami = p.optional(
+        &s.ami,
+        |a| is_aws_id(a, "ami"),
+        |a| format!("AMIID {a:?} is not an AMI id: use the form ami-0123456789abcdef0, or leave it unset for Ubuntu 24.04 LTS."),
+    );
     let instance_type = non_empty(&s.instance_type)
         .unwrap_or("t3.micro")
         .to_string();
@@ -330,132 +306,27 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
             "INSTANCETYPE {instance_type:?} is not an EC2 instance type: use the form t3.micro."
         ));
     }
-
-    let key_pair = non_empty(&s.key_pair).map(str::to_string);
-    if let Some(k) = &key_pair
-        && (k.len() > 255 || k.contains('\'') || !k.is_ascii())
-    {
-        p.add(format!(
-            "KP {k:?} is not a key pair name: use the ASCII name shown by EC2, at most 255 characters."
-        ));
-    }
-    let ssh_cidr = non_empty(&s.ssh_cidr).map(str::to_string);
-    if let Some(c) = &ssh_cidr {
-        if key_pair.is_none() {
-            p.add("SSH_CIDR is set but KP is not: SSH is opened only with a key pair; set KP or unset SSH_CIDR.");
-        }
-        if !is_ipv4_cidr(c) {
-            p.add(format!(
-                "SSH_CIDR {c:?} is not an IPv4 CIDR: use the form 203.0.113.7/32."
-            ));
-        }
-    }
-
-    let min_size = size(s.min_size.as_ref(), "MINSIZE", 1, p);
-    let desired_capacity = size(s.desired_capacity.as_ref(), "DESIREDCAPACITY", 2, p);
-    let max_size = size(s.max_size.as_ref(), "MAXSIZE", 3, p);
-    if !(min_size <= desired_capacity && desired_capacity <= max_size) {
-        p.add(format!("Group sizes must satisfy MINSIZE <= DESIREDCAPACITY <= MAXSIZE, got {min_size} <= {desired_capacity} <= {max_size}: adjust them."));
-    }
-    if desired_capacity == 0 {
-        p.add("DESIREDCAPACITY must be at least 1: a new group waits for that many instances to signal a good boot.");
-    }
-
-    let dns = match (non_empty(&s.dns_record), non_empty(&s.hosted_zone)) {
-        (None, None) => None,
-        (Some(_), None) => {
-            p.add("DNSRECORD is set but HOSTED_ZONE is not: set HOSTED_ZONE to the Route 53 zone name that holds it (e.g. example.com).");
-            None
-        }
-        (None, Some(_)) => {
-            p.add("HOSTED_ZONE is set but DNSRECORD is not: set DNSRECORD to the name to point at the load balancer, or unset HOSTED_ZONE.");
-            None
-        }
-        (Some(record), Some(zone)) => {
-            let record = record.trim_end_matches('.').to_ascii_lowercase();
-            let zone = zone.trim_end_matches('.').to_ascii_lowercase();
-            if !is_dns_name(&record) {
-                p.add(format!(
-                    "DNSRECORD {record:?} is not a DNS name: use the form app.example.com."
-                ));
-            }
-            if !is_dns_name(&zone) {
-                p.add(format!(
-                    "HOSTED_ZONE {zone:?} is not a DNS zone name: use the form example.com."
-                ));
-            }
-            if record != zone && !record.ends_with(&format!(".{zone}")) {
-                p.add(format!("DNSRECORD {record:?} is not inside HOSTED_ZONE {zone:?}: use a name in that zone."));
-            }
-            Some((record, format!("{zone}.")))
-        }
-    };
-
-    let config_bucket = non_empty(&s.config_bucket).map(str::to_string);
-    if let Some(b) = &config_bucket
-        && !is_bucket_name(b)
-    {
-        p.add(format!("CONFIG_BUCKET {b:?} is not a valid bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens."));
-    }
-
-    let fetch = match (non_empty(&s.fetch_url), non_empty(&s.fetch_sha256)) {
-        (None, None) => None,
-        (Some(u), sha) => {
-            if let Err(why) = check_https_url(u, false) {
-                p.add(format!("FETCH_URL {u:?} {why}."));
-            }
-            match sha {
-                Some(h) if is_sha256(h) => Some((u.to_string(), h.to_ascii_lowercase())),
-                Some(h) => {
-                    p.add(format!(
-                        "FETCH_SHA256 {h:?} is not a SHA-256: use 64 hexadecimal digits."
-                    ));
-                    None
-                }
-                None => {
-                    p.add("FETCH_URL is set but FETCH_SHA256 is not: give the binary's SHA-256 so instances verify what they run.");
-                    None
-                }
-            }
-        }
-        (None, Some(_)) => {
-            p.add("FETCH_SHA256 is set but FETCH_URL is not: set both or neither.");
-            None
-        }
-    };
-
-    let app_name = non_empty(&s.app_name).unwrap_or("app").to_string();
-    let app_ok = app_name.len() <= 64
-        && app_name.starts_with(|c: char| c.is_ascii_lowercase())
-        && app_name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !app_ok {
-        p.add(format!("APP_NAME {app_name:?} is not a valid name: use a lowercase letter, then lowercase letters, digits and hyphens."));
-    }
-
-    let alarm_topic_arn = non_empty(&s.alarm_topic_arn).map(str::to_string);
-    if let Some(t) = &alarm_topic_arn
-        && !(t.starts_with("arn:aws") && t.contains(":sns:"))
-    {
-        p.add(format!(
-            "ALARM_TOPIC_ARN {t:?} is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME."
-        ));
-    }
-
-    let (boot_script, boot_script_source) = match &s.cloud_init_path {
-        None => (
-            template::DEFAULT_BOOT_SCRIPT.to_string(),
-            "the built-in cloud-init/boot.sh".to_string(),
-        ),
-        Some(path) => match read_script(path) {
-            Ok(text) => (text, path.display().to_string()),
-            Err(why) => {
-                p.add(format!("CLOUD_INIT_PATH {} {why}.", path.display()));
-                (String::new(), path.display().to_string())
-            }
-        },
-    };
+    let key_pair = p.optional(
+        &s.key_pair,
+        |k| k.len() <= 255 && !k.contains('\'') && k.is_ascii(),
+        |k| format!("KP {k:?} is not a key pair name: use the ASCII name shown by EC2, at most 255 characters."),
+    );
+    let ssh_cidr = ssh_cidr(s, key_pair.is_some(), p);
+    let (min_size, desired_capacity, max_size) = group_sizes(s, p);
+    let dns = dns(s, p);
+    let config_bucket = p.optional(
+        &s.config_bucket,
+        is_bucket_name,
+        |b| format!("CONFIG_BUCKET {b:?} is not a valid bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens."),
+    );
+    let fetch = fetch_binary(s, p);
+    let app_name = app_name(s, p);
+    let alarm_topic_arn = p.optional(
+        &s.alarm_topic_arn,
+        |t| t.starts_with("arn:aws") && t.contains(":sns:"),
+        |t| format!("ALARM_TOPIC_ARN {t:?} is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME."),
+    );
+    let (boot_script, boot_script_source) = boot_script(s, p);
     let settings_len = template::settings_block_upper_bound(
         stack_name,
         build_number,
@@ -488,6 +359,174 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         fetch,
         app_name,
         alarm_topic_arn,
+    }
+}
+
+fn build_number(s: &Settings, p: &mut Problems) -> u64 {
+    match non_empty(&s.build_number) {
+        None => 1,
+        Some(b) => match b.parse::<u64>() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                p.add(format!("BUILD_NUMBER {b:?} is not a positive integer: use 1, 2, 3, ... (higher for every new build)."));
+                1
+            }
+        },
+    }
+}
+
+fn subnets(s: &Settings, p: &mut Problems) -> Vec<String> {
+    let Some(list) = non_empty(&s.subnets) else {
+        p.add("SUBNETS is required: set it to comma-separated subnet ids in two availability zones or more (subnet-0abc...,subnet-0def...).");
+        return Vec::new();
+    };
+    let ids = split_list(list);
+    for id in &ids {
+        if !is_aws_id(id, "subnet") {
+            p.add(format!(
+                "SUBNETS entry {id:?} is not a subnet id: use ids of the form subnet-0123456789abcdef0."
+            ));
+        }
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() < 2 {
+        p.add("SUBNETS lists fewer than two subnets: give subnets in two availability zones or more, so the load balancer and the group survive a zone failure.");
+    }
+    ids
+}
+
+fn security_groups(s: &Settings, p: &mut Problems) -> Vec<String> {
+    let groups = non_empty(&s.security_groups)
+        .map(split_list)
+        .unwrap_or_default();
+    for sg in &groups {
+        if !is_aws_id(sg, "sg") {
+            p.add(format!(
+                "SG_VALUE entry {sg:?} is not a security group id: use ids of the form sg-0123456789abcdef0."
+            ));
+        }
+    }
+    groups
+}
+
+fn ssh_cidr(s: &Settings, has_key_pair: bool, p: &mut Problems) -> Option<String> {
+    let cidr = non_empty(&s.ssh_cidr)?;
+    if !has_key_pair {
+        p.add("SSH_CIDR is set but KP is not: SSH is opened only with a key pair; set KP or unset SSH_CIDR.");
+    }
+    if !is_ipv4_cidr(cidr) {
+        p.add(format!(
+            "SSH_CIDR {cidr:?} is not an IPv4 CIDR: use the form 203.0.113.7/32."
+        ));
+    }
+    Some(cidr.to_string())
+}
+
+/// MINSIZE, DESIREDCAPACITY and MAXSIZE, in that order.
+fn group_sizes(s: &Settings, p: &mut Problems) -> (u32, u32, u32) {
+    let min_size = size(s.min_size.as_ref(), "MINSIZE", 1, p);
+    let desired_capacity = size(s.desired_capacity.as_ref(), "DESIREDCAPACITY", 2, p);
+    let max_size = size(s.max_size.as_ref(), "MAXSIZE", 3, p);
+    if !(min_size <= desired_capacity && desired_capacity <= max_size) {
+        p.add(format!("Group sizes must satisfy MINSIZE <= DESIREDCAPACITY <= MAXSIZE, got {min_size} <= {desired_capacity} <= {max_size}: adjust them."));
+    }
+    if desired_capacity == 0 {
+        p.add("DESIREDCAPACITY must be at least 1: a new group waits for that many instances to signal a good boot.");
+    }
+    (min_size, desired_capacity, max_size)
+}
+
+/// DNSRECORD and HOSTED_ZONE (with its trailing dot): both or neither.
+fn dns(s: &Settings, p: &mut Problems) -> Option<(String, String)> {
+    match (non_empty(&s.dns_record), non_empty(&s.hosted_zone)) {
+        (None, None) => None,
+        (Some(_), None) => {
+            p.add("DNSRECORD is set but HOSTED_ZONE is not: set HOSTED_ZONE to the Route 53 zone name that holds it (e.g. example.com).");
+            None
+        }
+        (None, Some(_)) => {
+            p.add("HOSTED_ZONE is set but DNSRECORD is not: set DNSRECORD to the name to point at the load balancer, or unset HOSTED_ZONE.");
+            None
+        }
+        (Some(record), Some(zone)) => {
+            let record = record.trim_end_matches('.').to_ascii_lowercase();
+            let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+            if !is_dns_name(&record) {
+                p.add(format!(
+                    "DNSRECORD {record:?} is not a DNS name: use the form app.example.com."
+                ));
+            }
+            if !is_dns_name(&zone) {
+                p.add(format!(
+                    "HOSTED_ZONE {zone:?} is not a DNS zone name: use the form example.com."
+                ));
+            }
+            if record != zone && !record.ends_with(&format!(".{zone}")) {
+                p.add(format!("DNSRECORD {record:?} is not inside HOSTED_ZONE {zone:?}: use a name in that zone."));
+            }
+            Some((record, format!("{zone}.")))
+        }
+    }
+}
+
+/// FETCH_URL and FETCH_SHA256: both or neither.
+fn fetch_binary(s: &Settings, p: &mut Problems) -> Option<(String, String)> {
+    match (non_empty(&s.fetch_url), non_empty(&s.fetch_sha256)) {
+        (None, None) => None,
+        (Some(u), sha) => {
+            if let Err(why) = check_https_url(u, false) {
+                p.add(format!("FETCH_URL {u:?} {why}."));
+            }
+            match sha {
+                Some(h) if is_sha256(h) => Some((u.to_string(), h.to_ascii_lowercase())),
+                Some(h) => {
+                    p.add(format!(
+                        "FETCH_SHA256 {h:?} is not a SHA-256: use 64 hexadecimal digits."
+                    ));
+                    None
+                }
+                None => {
+                    p.add("FETCH_URL is set but FETCH_SHA256 is not: give the binary's SHA-256 so instances verify what they run.");
+                    None
+                }
+            }
+        }
+        (None, Some(_)) => {
+            p.add("FETCH_SHA256 is set but FETCH_URL is not: set both or neither.");
+            None
+        }
+    }
+}
+
+fn app_name(s: &Settings, p: &mut Problems) -> String {
+    let name = non_empty(&s.app_name).unwrap_or("app").to_string();
+    let ok = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        p.add(format!("APP_NAME {name:?} is not a valid name: use a lowercase letter, then lowercase letters, digits and hyphens."));
+    }
+    name
+}
+
+/// The boot script's text and where it came from (for messages).
+fn boot_script(s: &Settings, p: &mut Problems) -> (String, String) {
+    match &s.cloud_init_path {
+        None => (
+            template::DEFAULT_BOOT_SCRIPT.to_string(),
+            "the built-in cloud-init/boot.sh".to_string(),
+        ),
+        Some(path) => match read_script(path) {
+            Ok(text) => (text, path.display().to_string()),
+            Err(why) => {
+                p.add(format!("CLOUD_INIT_PATH {} {why}.", path.display()));
+                (String::new(), path.display().to_string())
+            }
+        },
     }
 }
 
