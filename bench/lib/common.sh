@@ -14,6 +14,12 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The machine's CPU time so far, in clock ticks: all of it, and what the hypervisor gave to other
+# guests ("steal", /proc/stat). On a shared virtual machine the steal share explains noisy runs.
+cpu_ticks() {
+  awk '/^cpu / { total = 0; for (i = 2; i <= NF; i++) total += $i; print total, $9; exit }' /proc/stat
+}
+
 # Waits until something accepts connections on 127.0.0.1:$1, for at most 10 s.
 wait_for_port() {
   local port=$1 name=$2
