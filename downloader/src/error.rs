@@ -83,6 +83,18 @@ pub enum Error {
         actual: String,
     },
 
+    /// The object's bytes do not match the checksum S3 stored with it (checked by the SDK when S3
+    /// sends it, which it does for a request that covers the whole object).
+    #[error(
+        "the object does not match the checksum S3 stored with it (expected {expected}, got {actual}); the file was not saved"
+    )]
+    StoredChecksumMismatch {
+        /// The stored checksum, base64 as S3 shows it.
+        expected: String,
+        /// The checksum of what arrived.
+        actual: String,
+    },
+
     /// A redirect went from https to http.
     #[error("refused a redirect from https to http ({0}); downloads never downgrade to plain http")]
     RedirectDowngrade(String),
@@ -141,6 +153,15 @@ impl Error {
                 | Error::Connection(_)
                 | Error::Stalled(_)
                 | Error::Truncated { .. }
+        )
+    }
+
+    /// Whether the bytes that arrived are known to be wrong, so that they must not be kept for a
+    /// later run to resume.
+    pub fn is_corrupt_data(&self) -> bool {
+        matches!(
+            self,
+            Error::ChecksumMismatch { .. } | Error::StoredChecksumMismatch { .. }
         )
     }
 

@@ -17,9 +17,11 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_checksums::body::validate::Error as ChecksumError;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{TlsContext, TrustStore};
 use aws_smithy_http_client::{ConnectorBuilder, tls};
+use aws_smithy_types::base64;
 use futures::StreamExt;
 
 use crate::config::Config;
@@ -309,15 +311,9 @@ impl S3Source {
             });
         let validator = output.e_tag().map(String::from);
         let body = futures::stream::unfold(output.body, move |mut body: ByteStream| async move {
-            body.next().await.map(|chunk| {
-                let chunk = chunk.map_err(|e| {
-                    Error::Connection(format!(
-                        "the connection broke during the transfer: {}",
-                        DisplayErrorContext(&e)
-                    ))
-                });
-                (chunk, body)
-            })
+            body.next()
+                .await
+                .map(|chunk| (chunk.map_err(|e| body_error(&e)), body))
         })
         .boxed();
         Reply {
@@ -329,6 +325,25 @@ impl S3Source {
 }
 
 /// Maps an SDK error to our kinds: one table for every S3 operation.
+/// A body stream's failure: the SDK's check against the checksum S3 stored with the object
+/// (final), or a broken connection (worth a retry).
+fn body_error(err: &(dyn std::error::Error + 'static)) -> Error {
+    let mut cause = Some(err);
+    while let Some(current) = cause {
+        if let Some(ChecksumError::ChecksumMismatch { expected, actual }) = current.downcast_ref() {
+            return Error::StoredChecksumMismatch {
+                expected: base64::encode(expected),
+                actual: base64::encode(actual),
+            };
+        }
+        cause = current.source();
+    }
+    Error::Connection(format!(
+        "the connection broke during the transfer: {}",
+        DisplayErrorContext(err)
+    ))
+}
+
 fn classify<E>(
     err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     bucket: &str,

@@ -175,7 +175,11 @@ impl Transfer<'_> {
         match outcome {
             Ok(()) => self.finish(&layout, resumed_from, had_state).await,
             Err(err) => {
-                self.keep_or_discard(&layout);
+                if err.is_corrupt_data() {
+                    self.discard();
+                } else {
+                    self.keep_or_discard(&layout);
+                }
                 Err(err)
             }
         }

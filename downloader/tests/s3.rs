@@ -45,6 +45,39 @@ async fn objects_and_prefixes_download() {
 }
 
 #[tokio::test]
+async fn an_object_that_does_not_match_its_stored_checksum_is_refused() {
+    let s3 = S3Server::start().await;
+    let body = data(100_000, 7);
+    // The SDK uploads it with a CRC32, which s3s-fs stores and sends back with a whole-object GET.
+    s3.put("bucket", "rotten.bin", body.clone()).await;
+    let mut rotten = body;
+    rotten[5_000] ^= 0xff;
+    std::fs::write(s3.object_path("bucket", "rotten.bin"), &rotten).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
+    cmd.args([
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "-u",
+        "s3://bucket/rotten.bin",
+    ]);
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains("does not match the checksum S3 stored with it"),
+        "{err}"
+    );
+    assert!(
+        files(&out).is_empty(),
+        "no file, and nothing kept for resuming: {:?}",
+        files(&out)
+    );
+}
+
+#[tokio::test]
 async fn large_objects_come_in_parts_one_per_core_from_this_machine() {
     let s3 = S3Server::start_slow(std::time::Duration::from_millis(100)).await;
     let body = data(2 * 1024 * 1024 + 3, 42);

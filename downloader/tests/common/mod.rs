@@ -370,7 +370,7 @@ pub struct S3Server {
     /// PEM of the CA that signed the server's certificate (TLS servers only).
     pub ca_pem: Option<String>,
     waiting: Waiting,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
 }
 
 impl S3Server {
@@ -390,6 +390,11 @@ impl S3Server {
         let mut server = Self::launch(Some(acceptor), Duration::ZERO).await;
         server.ca_pem = Some(ca_pem);
         server
+    }
+
+    /// Where s3s-fs keeps an object's bytes, to change them behind the server's back.
+    pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
+        self.root.path().join(bucket).join(key)
     }
 
     /// The most requests that waited for their answer at once (see [`Self::start_slow`]).
@@ -440,7 +445,7 @@ impl S3Server {
             endpoint: format!("{scheme}://{addr}"),
             ca_pem: None,
             waiting,
-            _root: root,
+            root,
         }
     }
 
