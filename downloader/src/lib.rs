@@ -133,12 +133,12 @@ async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>) -> Vec<Ent
         };
         let s3 = s3.expect("s3 clients exist when an s3 URL does");
         match s3.list(&bucket, &prefix).await {
-            Ok(keys) if keys.is_empty() => expanded.push(Entry::Rejected {
+            Ok(objects) if objects.is_empty() => expanded.push(Entry::Rejected {
                 shown,
                 why: Rejection::Failed("no objects under this prefix".into()),
             }),
-            Ok(keys) => {
-                for key in keys {
+            Ok(objects) => {
+                for s3::Listed { key, size } in objects {
                     let shown = format!("s3://{bucket}/{key}");
                     expanded.push(match plan::prefix_target(&prefix, &key) {
                         Ok(target) => Entry::Job(Job {
@@ -149,6 +149,7 @@ async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>) -> Vec<Ent
                             },
                             target,
                             sha256: None,
+                            listed_size: size,
                         }),
                         Err(why) => Entry::Rejected { shown, why },
                     });

@@ -42,6 +42,9 @@ pub struct Job {
     pub target: PathBuf,
     /// Expected SHA-256, lower-case hex, from a `#sha256=` fragment.
     pub sha256: Option<String>,
+    /// The size an S3 listing reported: an object known to fit in one part is asked for whole,
+    /// which is also when S3 sends the checksum it stored with the object.
+    pub listed_size: Option<u64>,
 }
 
 /// Why an input URL produced no job.
@@ -170,6 +173,7 @@ fn http_job(mut url: Url, shown: String, sha256: Option<String>) -> Result<Entry
         remote: Remote::Http { url, basic_auth },
         target: PathBuf::from(name),
         sha256,
+        listed_size: None,
     }))
 }
 
@@ -202,6 +206,7 @@ fn s3_entry(url: &Url, shown: String, sha256: Option<String>) -> Result<Entry, R
         remote: Remote::S3 { bucket, key },
         target: PathBuf::from(name),
         sha256,
+        listed_size: None,
     }))
 }
 

@@ -150,8 +150,8 @@ impl S3Clients {
             .insert(bucket.to_string(), region);
     }
 
-    /// Every object key under `prefix`, in listing order; "folder" marker keys are left out.
-    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+    /// Every object under `prefix`, in listing order; "folder" marker keys are left out.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>> {
         let mut relocated = false;
         loop {
             match self.list_in_region(bucket, prefix).await {
@@ -164,7 +164,7 @@ impl S3Clients {
         }
     }
 
-    async fn list_in_region(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+    async fn list_in_region(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>> {
         let client = self.client_for(bucket);
         let mut pages = client
             .list_objects_v2()
@@ -172,19 +172,28 @@ impl S3Clients {
             .prefix(prefix)
             .into_paginator()
             .send();
-        let mut keys = Vec::new();
+        let mut objects = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify(&e, bucket, self.idle_timeout))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|object| object.key())
-                    .filter(|key| !key.ends_with('/'))
-                    .map(String::from),
-            );
+            objects.extend(page.contents().iter().filter_map(|object| {
+                let key = object.key().filter(|key| !key.ends_with('/'))?;
+                Some(Listed {
+                    key: key.to_string(),
+                    size: object.size().and_then(|size| u64::try_from(size).ok()),
+                })
+            }));
         }
-        Ok(keys)
+        Ok(objects)
     }
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The object's key.
+    pub key: String,
+    /// Its size, as the listing reported it.
+    pub size: Option<u64>,
 }
 
 /// Whether the environment holds an access key pair, which the default credentials chain takes

@@ -186,12 +186,17 @@ impl Transfer<'_> {
     }
 
     /// The first request asks for the first part only; the answer tells the size, whether ranges
-    /// work, and the validator, and its body becomes part 0.
+    /// work, and the validator, and its body becomes part 0. An object a listing showed to fit in
+    /// one part is asked for whole instead: S3 sends its stored checksum (which the SDK then
+    /// checks) only in answer to a request without a range.
     async fn fresh(&self) -> (Arc<Layout>, Result<()>) {
         let empty = Arc::new(Layout::unknown());
-        let first = ByteRange {
-            start: 0,
-            end: Some(self.settings.part_size - 1),
+        let first = match self.job.listed_size {
+            Some(size) if size <= self.settings.part_size => None,
+            _ => Some(ByteRange {
+                start: 0,
+                end: Some(self.settings.part_size - 1),
+            }),
         };
         let reply = match self.request_with_retries(first).await {
             Ok(reply) => reply,
@@ -233,13 +238,13 @@ impl Transfer<'_> {
     }
 
     /// The first request of a fresh download, retried while failures are transient.
-    async fn request_with_retries(&self, range: ByteRange) -> Result<crate::source::Reply> {
+    async fn request_with_retries(&self, range: Option<ByteRange>) -> Result<crate::source::Reply> {
         let mut delays = backoff(self.settings.retries);
         loop {
             let attempt = tokio::select! {
                 biased;
                 _ = self.stop.stopped() => return Err(self.stop.error()),
-                reply = self.source.get(Some(range), None) => reply,
+                reply = self.source.get(range, None) => reply,
             };
             match attempt {
                 Err(err) if err.is_transient() => {

@@ -360,6 +360,9 @@ async fn accept(
     }
 }
 
+/// Requests as the S3 test server saw them: path and `Range` header.
+type SeenRanges = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// The keys the S3 test server accepts.
 pub const ACCESS_KEY: &str = "AKIDFETCHTEST";
 pub const SECRET_KEY: &str = "fetch-test-secret";
@@ -370,6 +373,8 @@ pub struct S3Server {
     /// PEM of the CA that signed the server's certificate (TLS servers only).
     pub ca_pem: Option<String>,
     waiting: Waiting,
+    /// Every GET's path and `Range` header, in arrival order.
+    ranges: SeenRanges,
     root: tempfile::TempDir,
 }
 
@@ -390,6 +395,16 @@ impl S3Server {
         let mut server = Self::launch(Some(acceptor), Duration::ZERO).await;
         server.ca_pem = Some(ca_pem);
         server
+    }
+
+    /// The `Range` header of each GET of `path` (`/bucket/key`), in arrival order.
+    pub fn ranges(&self, path: &str) -> Vec<Option<String>> {
+        let ranges = self.ranges.lock().unwrap();
+        ranges
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, range)| range.clone())
+            .collect()
     }
 
     /// Where s3s-fs keeps an object's bytes, to change them behind the server's back.
@@ -413,7 +428,15 @@ impl S3Server {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let waiting = Waiting::default();
         let counted = waiting.clone();
-        let service = hyper::service::service_fn(move |req| {
+        let ranges: SeenRanges = Arc::default();
+        let seen = ranges.clone();
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            if req.method() == hyper::Method::GET {
+                let range = req.headers().get("range").and_then(|v| v.to_str().ok());
+                seen.lock()
+                    .unwrap()
+                    .push((req.uri().path().to_string(), range.map(String::from)));
+            }
             let service = service.clone();
             let waiting = counted.clone();
             async move {
@@ -445,6 +468,7 @@ impl S3Server {
             endpoint: format!("{scheme}://{addr}"),
             ca_pem: None,
             waiting,
+            ranges,
             root,
         }
     }
