@@ -84,7 +84,7 @@ pub enum Error {
     },
 
     /// The object's bytes do not match the checksum S3 stored with it (checked by the SDK when S3
-    /// sends it, which it does for a request that covers the whole object).
+    /// sends it, which it does in answer to a request without a range).
     #[error(
         "the object does not match the checksum S3 stored with it (expected {expected}, got {actual}); the file was not saved"
     )]

@@ -333,7 +333,6 @@ impl S3Source {
     }
 }
 
-/// Maps an SDK error to our kinds: one table for every S3 operation.
 /// A body stream's failure: the SDK's check against the checksum S3 stored with the object
 /// (final), or a broken connection (worth a retry).
 fn body_error(err: &(dyn std::error::Error + 'static)) -> Error {
@@ -353,6 +352,7 @@ fn body_error(err: &(dyn std::error::Error + 'static)) -> Error {
     ))
 }
 
+/// Maps an SDK error to our kinds: one table for every S3 operation.
 fn classify<E>(
     err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     bucket: &str,
