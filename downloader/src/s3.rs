@@ -275,6 +275,26 @@ impl S3Source {
         self.clients.endpoint_on_this_host
     }
 
+    /// The object's size from a HeadObject, as s5cmd and the AWS CLI ask before a download. Only a
+    /// hint, asked once without retries: on any failure the GET that follows reports it, with S3's
+    /// reasons, retries what is transient, and finds a bucket in another region.
+    pub async fn head_size(&self) -> Option<u64> {
+        let client = self.clients.client_for(&self.bucket);
+        let head = client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .ok()?;
+        head.content_length()
+            .and_then(|len| u64::try_from(len).ok())
+    }
+
     /// See [`crate::source::Source::get`]: a ranged GetObject, validated with `If-Match`.
     pub async fn get(&self, range: Option<ByteRange>, validator: Option<&str>) -> Result<Reply> {
         let mut relocated = false;

@@ -72,6 +72,16 @@ impl Source {
         }
     }
 
+    /// The file's size before the download, where it decides how the download starts: S3 answers
+    /// a HEAD, and an object that fits in one part is then asked for whole (S3 sends its stored
+    /// checksum only then). http's first ranged GET tells the size anyway, so http says nothing.
+    pub async fn size_before_download(&self) -> Option<u64> {
+        match self {
+            Source::Http(_) => None,
+            Source::S3(source) => source.head_size().await,
+        }
+    }
+
     /// Whether the server runs on this machine, where its work and ours share the same cores.
     pub fn on_this_host(&self) -> bool {
         match self {

@@ -186,12 +186,20 @@ impl Transfer<'_> {
     }
 
     /// The first request asks for the first part only; the answer tells the size, whether ranges
-    /// work, and the validator, and its body becomes part 0. An object a listing showed to fit in
-    /// one part is asked for whole instead: S3 sends its stored checksum (which the SDK then
-    /// checks) only in answer to a request without a range.
+    /// work, and the validator, and its body becomes part 0. An S3 object known (from a listing or
+    /// a HEAD) to fit in one part is asked for whole instead: S3 sends its stored checksum, which
+    /// the SDK then checks, only in answer to a request without a range.
     async fn fresh(&self) -> (Arc<Layout>, Result<()>) {
         let empty = Arc::new(Layout::unknown());
-        let first = match self.job.listed_size {
+        let known_size = match self.job.listed_size {
+            Some(size) => Some(size),
+            None => tokio::select! {
+                biased;
+                _ = self.stop.stopped() => return (empty, Err(self.stop.error())),
+                size = self.source.size_before_download() => size,
+            },
+        };
+        let first = match known_size {
             Some(size) if size <= self.settings.part_size => None,
             _ => Some(ByteRange {
                 start: 0,

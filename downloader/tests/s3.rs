@@ -45,13 +45,14 @@ async fn objects_and_prefixes_download() {
 }
 
 #[tokio::test]
-async fn listed_objects_that_fit_one_part_are_asked_for_whole() {
+async fn objects_known_to_fit_one_part_are_asked_for_whole() {
     let s3 = S3Server::start().await;
     let small = data(1000, 1);
     let big = data(300 * 1024, 2);
     s3.put("bucket", "tree/small.bin", small.clone()).await;
     s3.put("bucket", "tree/big.bin", big.clone()).await;
     s3.put("bucket", "alone.bin", small.clone()).await;
+    s3.put("bucket", "alone-big.bin", big.clone()).await;
     let home = tempfile::tempdir().unwrap();
     let out = home.path().join("out");
     let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
@@ -63,12 +64,17 @@ async fn listed_objects_that_fit_one_part_are_asked_for_whole() {
         out.to_str().unwrap(),
         "-u",
     ])
-    .args(["s3://bucket/tree/", "s3://bucket/alone.bin"]);
+    .args([
+        "s3://bucket/tree/",
+        "s3://bucket/alone.bin",
+        "s3://bucket/alone-big.bin",
+    ]);
     let output = run(cmd).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("small.bin")).unwrap(), small);
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), big);
     assert_eq!(std::fs::read(out.join("alone.bin")).unwrap(), small);
+    assert_eq!(std::fs::read(out.join("alone-big.bin")).unwrap(), big);
     assert_eq!(
         s3.ranges("/bucket/tree/small.bin"),
         vec![None],
@@ -79,9 +85,12 @@ async fn listed_objects_that_fit_one_part_are_asked_for_whole() {
     assert!(big_ranges.len() > 1, "listed and big: ranged parts");
     assert_eq!(
         s3.ranges("/bucket/alone.bin"),
-        vec![Some("bytes=0-131071".to_string())],
-        "size unknown: the first part's range"
+        vec![None],
+        "a single key that a HEAD showed small: one plain GET"
     );
+    let alone_big = s3.ranges("/bucket/alone-big.bin");
+    assert_eq!(alone_big[0].as_deref(), Some("bytes=0-131071"));
+    assert!(alone_big.len() > 1, "a single big key: ranged parts");
 }
 
 #[tokio::test]
