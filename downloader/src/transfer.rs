@@ -175,11 +175,7 @@ impl Transfer<'_> {
         match outcome {
             Ok(()) => self.finish(&layout, resumed_from, had_state).await,
             Err(err) => {
-                if err.is_corrupt_data() {
-                    self.discard();
-                } else {
-                    self.keep_or_discard(&layout);
-                }
+                self.keep_or_discard(&layout, &err);
                 Err(err)
             }
         }
@@ -360,11 +356,12 @@ impl Transfer<'_> {
         if let Some(total) = layout.total
             && bytes != total
         {
-            self.keep_or_discard(layout);
-            return Err(Error::Truncated {
+            let err = Error::Truncated {
                 expected: total,
                 got: bytes,
-            });
+            };
+            self.keep_or_discard(layout, &err);
+            return Err(err);
         }
         let partial = self.paths.partial.clone();
         let expected = self.job.sha256.clone();
@@ -413,12 +410,13 @@ impl Transfer<'_> {
         })
     }
 
-    /// After a failure: keep the partial file and record its state when a later run can resume
-    /// it, otherwise remove it.
-    fn keep_or_discard(&self, layout: &Layout) {
-        let saved = layout
-            .resume_state(&self.job.shown)
-            .is_some_and(|state| std::fs::write(&self.paths.state, state).is_ok());
+    /// After `err`: keep the partial file and record its state when a later run can resume it,
+    /// otherwise (bytes known to be wrong included) remove it.
+    fn keep_or_discard(&self, layout: &Layout, err: &Error) {
+        let saved = !err.is_corrupt_data()
+            && layout
+                .resume_state(&self.job.shown)
+                .is_some_and(|state| std::fs::write(&self.paths.state, state).is_ok());
         if !saved {
             self.discard();
         }
