@@ -157,7 +157,7 @@ install_dependencies() {
     return
   fi
   # aws-cfn-bootstrap is not packaged for Debian or Ubuntu; a venv keeps it off the system Python.
-  local venv=/opt/aws/cfn-bootstrap
+  local venv=/usr/local/lib/cfn-bootstrap
   python3 -m venv "$BOOT_ROOT$venv"
   retry 5 "$BOOT_ROOT$venv/bin/pip" install --quiet "$CFN_BOOTSTRAP_URL"
   ln -sfn "$venv/bin/cfn-signal" "$BOOT_ROOT/usr/local/bin/cfn-signal"
