@@ -4,7 +4,8 @@
 //! safe target paths, s3 prefixes listed) -> [`transfer`] (one file each, over [`http`] or [`s3`]
 //! behind [`source`]) -> [`report`] (one outcome per URL) -> [`exit_code`].
 //! [`progress`] is presentation only; [`stop`] carries Ctrl-C and `--deadline` to every transfer;
-//! [`lanes`] are the threads transfers run on; [`tls`] says which servers https trusts.
+//! [`lanes`] are the threads transfers run on; [`tls`] says which servers https trusts; [`verify`]
+//! checks a finished file against a checksum known before it arrived.
 
 pub mod cli;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod source;
 pub mod stop;
 pub mod tls;
 pub mod transfer;
+pub mod verify;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -331,6 +333,7 @@ fn outcome_of(job: Job, result: Result<transfer::Delivered>, progress: &JobProgr
             error: None,
             superseded_by: None,
             sha256_verified: done.verified,
+            s3_checksum_verified: done.s3_checksum,
             resumed_bytes: done.resumed_from,
             retries: done.retries,
         },

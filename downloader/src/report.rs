@@ -58,6 +58,10 @@ pub struct Outcome {
     pub superseded_by: Option<String>,
     /// Whether a `#sha256=` was verified.
     pub sha256_verified: bool,
+    /// The checksum S3 stored with the object (`crc32`, `crc64nvme`, ...) that the whole file
+    /// was checked against after arriving in parts or over several runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_checksum_verified: Option<&'static str>,
     /// Bytes taken over from an earlier, interrupted run.
     pub resumed_bytes: u64,
     /// Transient failures that were retried.
@@ -76,6 +80,7 @@ impl Outcome {
             error: Some(error),
             superseded_by: None,
             sha256_verified: false,
+            s3_checksum_verified: None,
             resumed_bytes: 0,
             retries: 0,
         }

@@ -16,7 +16,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
+use aws_smithy_checksums::ChecksumAlgorithm;
 use aws_smithy_checksums::body::validate::Error as ChecksumError;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{TlsContext, TrustStore};
@@ -27,7 +30,8 @@ use futures::StreamExt;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::lanes;
-use crate::source::{ByteRange, Extent, Reply, parse_content_range, range_header};
+use crate::source::{ByteRange, Extent, Head, Reply, parse_content_range, range_header};
+use crate::verify::StoredChecksum;
 
 /// Region used when neither the flags, the environment nor the profile name one. Requests to a
 /// bucket elsewhere are redirected by S3, and [`S3Clients`] follows.
@@ -275,15 +279,17 @@ impl S3Source {
         self.clients.endpoint_on_this_host
     }
 
-    /// The object's size from a HeadObject, as s5cmd and the AWS CLI ask before a download. Only a
-    /// hint, asked once without retries: on any failure the GET that follows reports it, with S3's
-    /// reasons, retries what is transient, and finds a bucket in another region.
-    pub async fn head_size(&self) -> Option<u64> {
+    /// What a HeadObject tells before a download, as s5cmd and the AWS CLI ask it: the object's
+    /// size and the full-object checksum S3 stored with it. Only a hint, asked once without
+    /// retries: on any failure the GET that follows reports it, with S3's reasons, retries what is
+    /// transient, and finds a bucket in another region.
+    pub async fn head(&self) -> Option<Head> {
         let client = self.clients.client_for(&self.bucket);
         let head = client
             .head_object()
             .bucket(&self.bucket)
             .key(&self.key)
+            .checksum_mode(ChecksumMode::Enabled)
             .customize()
             .config_override(
                 aws_sdk_s3::config::Builder::default().retry_config(RetryConfig::disabled()),
@@ -291,8 +297,12 @@ impl S3Source {
             .send()
             .await
             .ok()?;
-        head.content_length()
-            .and_then(|len| u64::try_from(len).ok())
+        Some(Head {
+            size: head
+                .content_length()
+                .and_then(|len| u64::try_from(len).ok()),
+            checksum: full_object_checksum(&head),
+        })
     }
 
     /// See [`crate::source::Source::get`]: a ranged GetObject, validated with `If-Match`.
@@ -351,6 +361,29 @@ impl S3Source {
             body,
         }
     }
+}
+
+/// The checksum of the object's bytes as a whole, when S3 stored one that fetch can compute. A
+/// multipart upload's composite checksum (a checksum of the parts' checksums, shown with a `-N`
+/// suffix) says nothing about the bytes without the part boundaries, so it is left out.
+fn full_object_checksum(head: &HeadObjectOutput) -> Option<StoredChecksum> {
+    if head.checksum_type() == Some(&ChecksumType::Composite) {
+        return None;
+    }
+    let (algorithm, value) = [
+        (ChecksumAlgorithm::Crc64Nvme, head.checksum_crc64_nvme()),
+        (ChecksumAlgorithm::Crc32c, head.checksum_crc32_c()),
+        (ChecksumAlgorithm::Crc32, head.checksum_crc32()),
+        (ChecksumAlgorithm::Sha1, head.checksum_sha1()),
+        (ChecksumAlgorithm::Sha256, head.checksum_sha256()),
+    ]
+    .into_iter()
+    .find_map(|(algorithm, value)| value.map(|value| (algorithm, value)))?;
+    (!value.contains('-')).then(|| StoredChecksum {
+        algorithm,
+        expected: value.to_owned(),
+        etag: head.e_tag().map(String::from),
+    })
 }
 
 /// A body stream's failure: the SDK's check against the checksum S3 stored with the object
@@ -465,6 +498,39 @@ fn last_cause(context: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_checksum_of_the_whole_object_is_kept() {
+        let head = |build: fn(
+            aws_sdk_s3::operation::head_object::builders::HeadObjectOutputBuilder,
+        ) -> aws_sdk_s3::operation::head_object::builders::HeadObjectOutputBuilder| {
+            full_object_checksum(&build(HeadObjectOutput::builder().e_tag("\"v1\"")).build())
+        };
+        let whole = head(|h| {
+            h.checksum_crc32("DUoRhQ==")
+                .checksum_crc64_nvme("jSnVw/bqjr4=")
+                .checksum_type(ChecksumType::FullObject)
+        })
+        .unwrap();
+        assert_eq!(whole.algorithm, ChecksumAlgorithm::Crc64Nvme);
+        assert_eq!(whole.expected, "jSnVw/bqjr4=");
+        assert_eq!(whole.etag.as_deref(), Some("\"v1\""));
+        // s3s-fs and older S3 answers name no type; a single upload's checksum is of the bytes.
+        assert_eq!(
+            head(|h| h.checksum_sha256("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="))
+                .unwrap()
+                .algorithm,
+            ChecksumAlgorithm::Sha256
+        );
+        assert_eq!(
+            head(|h| h
+                .checksum_crc32("DUoRhQ==")
+                .checksum_type(ChecksumType::Composite)),
+            None
+        );
+        assert_eq!(head(|h| h.checksum_crc32_c("yZRlqg==-3")), None);
+        assert_eq!(head(|h| h), None);
+    }
 
     #[test]
     fn system_roots_are_skipped_only_when_no_hop_uses_tls() {

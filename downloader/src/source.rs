@@ -8,6 +8,7 @@ use url::{Host, Url};
 use crate::error::Result;
 use crate::http::HttpSource;
 use crate::s3::S3Source;
+use crate::verify::StoredChecksum;
 
 /// An inclusive byte range; `end: None` means "to the end of the file".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,15 @@ pub struct Reply {
     pub body: Body,
 }
 
+/// What [`Source::head`] learnt.
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    /// The file's size.
+    pub size: Option<u64>,
+    /// The checksum stored with it, of its bytes as a whole.
+    pub checksum: Option<StoredChecksum>,
+}
+
 /// One remote file, reachable over http(s) or S3.
 #[derive(Clone)]
 pub enum Source {
@@ -72,13 +82,14 @@ impl Source {
         }
     }
 
-    /// The file's size before the download, where it decides how the download starts: S3 answers
-    /// a HEAD, and an object that fits in one part is then asked for whole (S3 sends its stored
-    /// checksum only then). http's first ranged GET tells the size anyway, so http says nothing.
-    pub async fn size_before_download(&self) -> Option<u64> {
+    /// What the server tells before the download, where it shapes the download: S3 answers a
+    /// HEAD with the object's size (an object that fits in one part is then asked for whole, as
+    /// S3 sends its stored checksum only then) and its full-object checksum (checked once a file
+    /// in parts is complete). http's first ranged GET tells the size anyway, so http says nothing.
+    pub async fn head(&self) -> Option<Head> {
         match self {
             Source::Http(_) => None,
-            Source::S3(source) => source.head_size().await,
+            Source::S3(source) => source.head().await,
         }
     }
 

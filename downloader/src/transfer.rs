@@ -8,10 +8,9 @@
 //! file is unchanged (`If-Range` over http, `If-Match` on S3).
 
 use std::fs::{File, OpenOptions};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -25,8 +24,9 @@ use crate::part::PartWorker;
 use crate::plan::Job;
 use crate::progress::JobProgress;
 use crate::retry::{backoff, pause};
-use crate::source::{Body, ByteRange, Extent, Source};
+use crate::source::{Body, ByteRange, Extent, Head, Source};
 use crate::stop::Stop;
+use crate::verify::{StoredChecksum, sha256_file};
 
 /// Settings that shape every transfer of a run.
 #[derive(Clone)]
@@ -56,6 +56,8 @@ pub struct Delivered {
     pub retries: u32,
     /// Whether a `#sha256=` was checked.
     pub verified: bool,
+    /// The checksum S3 stored with the object that the file was checked against, by name.
+    pub s3_checksum: Option<&'static str>,
 }
 
 /// Downloads `job` from `source` into `paths`; `may_resume` is false when it is known that no
@@ -84,6 +86,7 @@ pub async fn download(
         progress,
         stop,
         retries: Arc::new(AtomicU32::new(0)),
+        checksum: Mutex::new(None),
     };
     transfer.run().await
 }
@@ -132,6 +135,8 @@ struct Transfer<'a> {
     progress: JobProgress,
     stop: Stop,
     retries: Arc<AtomicU32>,
+    /// The checksum S3 stored with the object, from the HEAD before the download.
+    checksum: Mutex<Option<StoredChecksum>>,
 }
 
 impl Transfer<'_> {
@@ -149,9 +154,13 @@ impl Transfer<'_> {
                 let layout = Arc::new(layout);
                 self.progress.set_total(layout.total);
                 self.progress.add(resumed_from);
-                let outcome = match OpenOptions::new().write(true).open(&self.paths.partial) {
-                    Ok(file) => self.fetch_parts(&layout, Arc::new(file), None).await,
-                    Err(e) => Err(Error::io(&self.paths.partial, e)),
+                // Bytes from an earlier run were never checked whole: learn what to check them by.
+                let outcome = match self.head().await {
+                    Err(err) => Err(err),
+                    Ok(_) => match OpenOptions::new().write(true).open(&self.paths.partial) {
+                        Ok(file) => self.fetch_parts(&layout, Arc::new(file), None).await,
+                        Err(e) => Err(Error::io(&self.paths.partial, e)),
+                    },
                 };
                 Some((layout, outcome))
             }
@@ -184,15 +193,15 @@ impl Transfer<'_> {
     /// The first request asks for the first part only; the answer tells the size, whether ranges
     /// work, and the validator, and its body becomes part 0. An S3 object known (from a listing or
     /// a HEAD) to fit in one part is asked for whole instead: S3 sends its stored checksum, which
-    /// the SDK then checks, only in answer to a request without a range.
+    /// the SDK then checks, only in answer to a request without a range. A bigger one comes in
+    /// ranges, and the checksum from its HEAD is checked once the file is complete.
     async fn fresh(&self) -> (Arc<Layout>, Result<()>) {
         let empty = Arc::new(Layout::unknown());
         let known_size = match self.job.listed_size {
-            Some(size) => Some(size),
-            None => tokio::select! {
-                biased;
-                _ = self.stop.stopped() => return (empty, Err(self.stop.error())),
-                size = self.source.size_before_download() => size,
+            Some(size) if size <= self.settings.part_size => Some(size),
+            listed => match self.head().await {
+                Ok(head) => head.size.or(listed),
+                Err(err) => return (empty, Err(err)),
             },
         };
         let first = match known_size {
@@ -239,6 +248,18 @@ impl Transfer<'_> {
         };
         let outcome = self.fetch_parts(&layout, file, Some(reply.body)).await;
         (layout, outcome)
+    }
+
+    /// Asks what the server tells before a download (see [`Source::head`]), and keeps the stored
+    /// checksum for [`Self::finish`].
+    async fn head(&self) -> Result<Head> {
+        let head = tokio::select! {
+            biased;
+            _ = self.stop.stopped() => return Err(self.stop.error()),
+            head = self.source.head() => head.unwrap_or_default(),
+        };
+        *self.checksum.lock().expect("checksum lock") = head.checksum.clone();
+        Ok(head)
     }
 
     /// The first request of a fresh download, retried while failures are transient.
@@ -365,6 +386,13 @@ impl Transfer<'_> {
         }
         let partial = self.paths.partial.clone();
         let expected = self.job.sha256.clone();
+        let stored = self
+            .checksum
+            .lock()
+            .expect("checksum lock")
+            .take()
+            .filter(|stored| stored.belongs_to(layout.validator.as_deref()));
+        let s3_checksum = stored.as_ref().map(StoredChecksum::name);
         let unknown_length = layout.total.is_none();
         let verify = move || -> Result<()> {
             if unknown_length {
@@ -381,10 +409,13 @@ impl Transfer<'_> {
                     return Err(Error::ChecksumMismatch { expected, actual });
                 }
             }
+            if let Some(stored) = stored {
+                stored.check(&partial)?;
+            }
             Ok(())
         };
         // Most files have nothing to verify beyond their size: no thread hand-off for them.
-        let verify = if unknown_length || self.job.sha256.is_some() {
+        let verify = if unknown_length || self.job.sha256.is_some() || s3_checksum.is_some() {
             tokio::task::spawn_blocking(verify)
                 .await
                 .map_err(|e| Error::Other(format!("verification crashed: {e}")))?
@@ -407,6 +438,7 @@ impl Transfer<'_> {
             resumed_from,
             retries: self.retries.load(Ordering::Relaxed),
             verified: self.job.sha256.is_some(),
+            s3_checksum,
         })
     }
 
@@ -453,21 +485,6 @@ fn create_partial(path: &Path, total: Option<u64>) -> Result<File> {
         file.set_len(total).map_err(|e| Error::io(path, e))?;
     }
     Ok(file)
-}
-
-/// SHA-256 of a file, lower-case hex.
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

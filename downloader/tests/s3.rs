@@ -113,17 +113,112 @@ async fn an_object_that_does_not_match_its_stored_checksum_is_refused() {
         "-u",
         "s3://bucket/rotten/",
     ]);
-    let output = run(cmd).await;
-    assert_exit(&output, 1);
-    let err = stderr(&output);
+    assert_refused_as_corrupt(&run(cmd).await, &out);
+}
+
+#[tokio::test]
+async fn objects_in_parts_are_checked_whole_against_the_checksum_s3_stored() {
+    let s3 = S3Server::start().await;
+    let body = data(3 * 1024 * 1024 + 5, 9);
+    // Uploaded with the SDK's CRC32, of the whole object. Ranged GETs bring no checksum, so fetch
+    // takes it from the HEAD and checks the file once its parts are in.
+    s3.put("bucket", "good/big.bin", body.clone()).await;
+    s3.put("bucket", "rotten/big.bin", body.clone()).await;
+    let mut rotten = body.clone();
+    rotten[2_500_000] ^= 0xff;
+    std::fs::write(s3.object_path("bucket", "rotten/big.bin"), &rotten).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let fetch = |url: &str| {
+        let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
+        cmd.args(["-q", "--json", "--part-size", "1MiB", "-o"])
+            .arg(&out)
+            .args(["-u", url]);
+        cmd
+    };
+
+    let output = run(fetch("s3://bucket/good/big.bin")).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
     assert!(
-        err.contains("does not match the checksum S3 stored with it"),
-        "{err}"
+        s3.ranges("/bucket/good/big.bin").len() > 1,
+        "it came in ranged parts"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["s3_checksum_verified"], "crc32");
+
+    // Listed under a prefix: the listing tells the size, a HEAD the checksum.
+    std::fs::remove_dir_all(&out).unwrap();
+    assert_refused_as_corrupt(&run(fetch("s3://bucket/rotten/")).await, &out);
+}
+
+#[tokio::test]
+async fn bytes_kept_by_an_earlier_run_are_checked_with_the_rest() {
+    let s3 = S3Server::start().await;
+    let body = data(3 * 1024 * 1024 + 5, 11);
+    s3.put("bucket", "big.bin", body.clone()).await;
+    let head = s3.client().head_object().bucket("bucket").key("big.bin");
+    let etag = head.send().await.unwrap().e_tag().unwrap().to_owned();
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // What an interrupted run leaves: the file sized up front with its first MiB in place, and
+    // the state that says so.
+    let total = body.len() as u64;
+    let leave = |first_mib: &[u8]| {
+        let mut partial = vec![0u8; body.len()];
+        partial[..1 << 20].copy_from_slice(&first_mib[..1 << 20]);
+        std::fs::write(out.join(".big.bin.fetch-part"), partial).unwrap();
+        let state = serde_json::json!({
+            "url": "s3://bucket/big.bin",
+            "validator": etag,
+            "total": total,
+            "parts": [[0, 1_048_575, 1_048_576], [1_048_576, total - 1, 0]],
+        });
+        std::fs::write(out.join(".big.bin.fetch-state"), state.to_string()).unwrap();
+    };
+    let fetch = || {
+        let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
+        cmd.args(["-q", "--json", "--part-size", "1MiB", "-o"])
+            .arg(&out)
+            .args(["-u", "s3://bucket/big.bin"]);
+        cmd
+    };
+
+    leave(&body);
+    let output = run(fetch()).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["resumed_bytes"], 1_048_576);
+    assert_eq!(report["items"][0]["s3_checksum_verified"], "crc32");
+    assert_eq!(
+        s3.ranges("/bucket/big.bin")[0].as_deref(),
+        Some("bytes=1048576-3145732"),
+        "it asked only for what was missing"
+    );
+
+    // The same, with a byte of the kept MiB gone bad on disk since.
+    std::fs::remove_file(out.join("big.bin")).unwrap();
+    let mut damaged = body.clone();
+    damaged[1000] ^= 0xff;
+    leave(&damaged);
+    assert_refused_as_corrupt(&run(fetch()).await, &out);
+}
+
+/// A run whose one object failed its stored checksum: exit 1, the reason given, and no file left,
+/// not even one to resume.
+fn assert_refused_as_corrupt(output: &std::process::Output, out: &std::path::Path) {
+    assert_exit(output, 1);
+    assert!(
+        describe(output).contains("does not match the checksum S3 stored with it"),
+        "{}",
+        describe(output)
     );
     assert!(
-        files(&out).is_empty(),
+        files(out).is_empty(),
         "no file, and nothing kept for resuming: {:?}",
-        files(&out)
+        files(out)
     );
 }
 
