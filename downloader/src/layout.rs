@@ -1,9 +1,13 @@
 //! How one file is divided: its parts, how large they grow, how many are in flight at once, and
 //! the `.NAME.fetch-state` record of them from which a later run resumes.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+
+use crate::verify::RunningCrc;
 
 /// How many parts each connection of a split file gets at least, so that one slow part does not
 /// leave the others idle at the end.
@@ -56,6 +60,8 @@ pub(crate) struct Part {
     /// Inclusive; `None` for a stream of unknown length.
     pub(crate) end: Option<u64>,
     pub(crate) done: AtomicU64,
+    /// The CRC of the bytes written so far, when the file is checked against one.
+    crc: Mutex<Option<RunningCrc>>,
 }
 
 impl Part {
@@ -64,7 +70,30 @@ impl Part {
             start,
             end,
             done: AtomicU64::new(done),
+            crc: Mutex::new(None),
         }
+    }
+
+    /// Counts `chunks`, just written at the part's end, as done.
+    pub(crate) fn wrote(&self, chunks: &[Bytes]) {
+        if let Some(crc) = self.crc.lock().expect("part CRC lock").as_mut() {
+            chunks.iter().for_each(|chunk| crc.update(chunk));
+        }
+        let written = chunks.iter().map(|chunk| chunk.len() as u64).sum();
+        self.done.fetch_add(written, Ordering::AcqRel);
+    }
+
+    /// Forgets what was written, for a part read again from its start; returns how much that was.
+    pub(crate) fn restart(&self) -> u64 {
+        if let Some(crc) = self.crc.lock().expect("part CRC lock").as_mut() {
+            crc.reset();
+        }
+        self.done.swap(0, Ordering::AcqRel)
+    }
+
+    /// The CRC of the part's bytes, when it was tracked.
+    fn crc(&self) -> Option<RunningCrc> {
+        *self.crc.lock().expect("part CRC lock")
     }
 
     pub(crate) fn len(&self) -> Option<u64> {
@@ -158,6 +187,20 @@ impl Layout {
             validator,
             parts,
         }
+    }
+
+    /// Starts a CRC of each part from `empty`, before any byte is written.
+    pub(crate) fn track_crc(&self, empty: RunningCrc) {
+        for part in &self.parts {
+            *part.crc.lock().expect("part CRC lock") = Some(empty);
+        }
+    }
+
+    /// The CRC of the whole file, when every part's was tracked: `empty` followed by each part's.
+    pub(crate) fn crc(&self, empty: RunningCrc) -> Option<RunningCrc> {
+        self.parts
+            .iter()
+            .try_fold(empty, |whole, part| Some(whole.then(&part.crc()?)))
     }
 
     /// Bytes on disk so far.

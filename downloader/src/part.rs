@@ -90,7 +90,7 @@ impl PartWorker {
                 Extent::Whole { len, .. }
                     if len == self.layout.total || self.layout.total.is_none() =>
                 {
-                    self.progress.sub(part.done.swap(0, Ordering::AcqRel));
+                    self.progress.sub(part.restart());
                     return Ok(reply.body);
                 }
                 _ => return Err(Error::Changed),
@@ -188,7 +188,7 @@ impl PartWorker {
                 Ok(())
             })
             .map_err(|e| Error::io(&*self.partial, e))?;
-        part.done.fetch_add(written, Ordering::AcqRel);
+        part.wrote(&chunks);
         self.progress.add(written);
         Ok(())
     }

@@ -238,6 +238,9 @@ impl Transfer<'_> {
             } => Layout::whole(len, accepts_ranges, reply.validator),
         };
         let layout = Arc::new(layout);
+        if let Some(empty) = self.stored_checksum(&layout).and_then(|s| s.running_crc()) {
+            layout.track_crc(empty);
+        }
         self.progress.set_total(layout.total);
         // Parts land in any order, so a split file gets its full size up front; a single stream
         // grows the file as it writes.
@@ -248,6 +251,14 @@ impl Transfer<'_> {
         };
         let outcome = self.fetch_parts(&layout, file, Some(reply.body)).await;
         (layout, outcome)
+    }
+
+    /// The checksum S3 stored with the version of the object that `layout` downloads.
+    fn stored_checksum(&self, layout: &Layout) -> Option<StoredChecksum> {
+        let stored = self.checksum.lock().expect("checksum lock");
+        stored
+            .clone()
+            .filter(|stored| stored.belongs_to(layout.validator.as_deref()))
     }
 
     /// Asks what the server tells before a download (see [`Source::head`]), and keeps the stored
@@ -386,14 +397,17 @@ impl Transfer<'_> {
         }
         let partial = self.paths.partial.clone();
         let expected = self.job.sha256.clone();
-        let stored = self
-            .checksum
-            .lock()
-            .expect("checksum lock")
-            .take()
-            .filter(|stored| stored.belongs_to(layout.validator.as_deref()));
+        let stored = self.stored_checksum(layout);
         let s3_checksum = stored.as_ref().map(StoredChecksum::name);
+        // A CRC computed as the parts were written is compared right away; a SHA, or a file with
+        // bytes kept by an earlier run, is read once more.
+        let written_crc = stored.as_ref().and_then(|s| layout.crc(s.running_crc()?));
+        let (checked, reread) = match (stored, written_crc) {
+            (Some(stored), Some(crc)) => (stored.check_crc(&crc), None),
+            (stored, _) => (Ok(()), stored),
+        };
         let unknown_length = layout.total.is_none();
+        let read_again = unknown_length || expected.is_some() || reread.is_some();
         let verify = move || -> Result<()> {
             if unknown_length {
                 // A stream of unknown length retried from zero may have left bytes past its end.
@@ -409,18 +423,17 @@ impl Transfer<'_> {
                     return Err(Error::ChecksumMismatch { expected, actual });
                 }
             }
-            if let Some(stored) = stored {
+            if let Some(stored) = reread {
                 stored.check(&partial)?;
             }
             Ok(())
         };
         // Most files have nothing to verify beyond their size: no thread hand-off for them.
-        let verify = if unknown_length || self.job.sha256.is_some() || s3_checksum.is_some() {
-            tokio::task::spawn_blocking(verify)
+        let verify = match checked {
+            Ok(()) if read_again => tokio::task::spawn_blocking(verify)
                 .await
-                .map_err(|e| Error::Other(format!("verification crashed: {e}")))?
-        } else {
-            Ok(())
+                .map_err(|e| Error::Other(format!("verification crashed: {e}")))?,
+            checked => checked,
         };
         if let Err(err) = verify {
             // A file with the wrong content must not be resumed either.

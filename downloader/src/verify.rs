@@ -1,7 +1,10 @@
 //! Checks of a finished file against a checksum known before its bytes arrived: the `#sha256=` of
-//! its URL, or the full-object checksum S3 stored with the object. Both read the file once more
-//! after its last part landed, so the order in which parts arrived, their retries and an earlier
-//! interrupted run all count the same: what is checked is what will be renamed into place.
+//! its URL, or the full-object checksum S3 stored with the object.
+//!
+//! A CRC (S3's CRC32, CRC32C and CRC64NVME) is computed as each part is written and the parts'
+//! CRCs are combined in file order at the end, so a file in parts is checked without being read
+//! again. A SHA cannot be combined that way, and bytes kept by an earlier run were never seen by
+//! this one: such files are read once more after their last part landed.
 
 use std::fs::File;
 use std::io::Read;
@@ -9,6 +12,7 @@ use std::path::Path;
 
 use aws_smithy_checksums::ChecksumAlgorithm;
 use aws_smithy_types::base64;
+use crc_fast::{CrcAlgorithm, Digest as CrcDigest};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -37,11 +41,33 @@ impl StoredChecksum {
         self.etag.is_some() && self.etag.as_deref() == validator
     }
 
-    /// Compares the file at `path` with the stored checksum.
+    /// A CRC of this checksum's algorithm over no bytes yet; `None` for SHA-1 and SHA-256.
+    pub fn running_crc(&self) -> Option<RunningCrc> {
+        let (algorithm, width) = match self.algorithm {
+            ChecksumAlgorithm::Crc32 => (CrcAlgorithm::Crc32IsoHdlc, 4),
+            ChecksumAlgorithm::Crc32c => (CrcAlgorithm::Crc32Iscsi, 4),
+            ChecksumAlgorithm::Crc64Nvme => (CrcAlgorithm::Crc64Nvme, 8),
+            _ => return None,
+        };
+        Some(RunningCrc {
+            digest: CrcDigest::new(algorithm),
+            width,
+        })
+    }
+
+    /// Compares the CRC of the file's bytes, computed as they were written, with the stored one.
+    pub fn check_crc(&self, crc: &RunningCrc) -> Result<()> {
+        self.compare(crc.base64())
+    }
+
+    /// Reads the file at `path` and compares it with the stored checksum.
     pub fn check(&self, path: &Path) -> Result<()> {
         let mut checksum = self.algorithm.into_impl();
         read_through(path, |bytes| checksum.update(bytes))?;
-        let actual = base64::encode(checksum.finalize());
+        self.compare(base64::encode(checksum.finalize()))
+    }
+
+    fn compare(&self, actual: String) -> Result<()> {
         if actual == self.expected {
             Ok(())
         } else {
@@ -50,6 +76,39 @@ impl StoredChecksum {
                 actual,
             })
         }
+    }
+}
+
+/// The CRC of some bytes, fed as they are written; the CRCs of consecutive ranges combine into
+/// the CRC of the whole.
+#[derive(Debug, Clone, Copy)]
+pub struct RunningCrc {
+    digest: CrcDigest,
+    /// Bytes in the value: 4 for the CRC32s, 8 for CRC64NVME.
+    width: usize,
+}
+
+impl RunningCrc {
+    /// Adds `bytes`, which follow those added before.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.digest.update(bytes);
+    }
+
+    /// Back to no bytes.
+    pub fn reset(&mut self) {
+        self.digest.reset();
+    }
+
+    /// The CRC of these bytes followed by `next`'s.
+    pub fn then(mut self, next: &RunningCrc) -> RunningCrc {
+        self.digest.combine(&next.digest);
+        self
+    }
+
+    /// The value as S3 shows it: its big-endian bytes in base64.
+    fn base64(&self) -> String {
+        let bytes = self.digest.finalize().to_be_bytes();
+        base64::encode(&bytes[bytes.len() - self.width..])
     }
 }
 
@@ -105,6 +164,34 @@ mod tests {
             sha256_file(&path).unwrap(),
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
         );
+    }
+
+    #[test]
+    fn crcs_of_consecutive_ranges_combine_into_the_stored_value() {
+        let bytes = b"hello world";
+        for (algorithm, expected) in [
+            ("crc32", "DUoRhQ=="),
+            ("crc32c", "yZRlqg=="),
+            ("crc64nvme", "jSnVw/bqjr4="),
+        ] {
+            let checksum = stored(algorithm, expected);
+            let mut parts = [0..0, 0..4, 4..5, 5..11].map(|range| {
+                let mut crc = checksum.running_crc().unwrap();
+                crc.update(&bytes[range]);
+                crc
+            });
+            let whole = parts
+                .iter()
+                .fold(checksum.running_crc().unwrap(), |w, p| w.then(p));
+            checksum.check_crc(&whole).unwrap();
+            parts[1].reset();
+            parts[1].update(b"HELL");
+            let wrong = parts
+                .iter()
+                .fold(checksum.running_crc().unwrap(), |w, p| w.then(p));
+            assert!(checksum.check_crc(&wrong).is_err(), "{algorithm}");
+        }
+        assert!(stored("sha256", "x").running_crc().is_none());
     }
 
     #[test]
