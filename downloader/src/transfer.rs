@@ -197,21 +197,32 @@ impl Transfer<'_> {
     /// ranges, and the checksum from its HEAD is checked once the file is complete.
     async fn fresh(&self) -> (Arc<Layout>, Result<()>) {
         let empty = Arc::new(Layout::unknown());
+        let part_size = self.settings.part_size;
         let known_size = match self.job.listed_size {
-            Some(size) if size <= self.settings.part_size => Some(size),
-            listed => match self.head().await {
-                Ok(head) => head.size.or(listed),
+            Some(size) => Some(size),
+            None => match self.head().await {
+                Ok(head) => head.size,
                 Err(err) => return (empty, Err(err)),
             },
         };
         let first = match known_size {
-            Some(size) if size <= self.settings.part_size => None,
+            Some(size) if size <= part_size => None,
             _ => Some(ByteRange {
                 start: 0,
-                end: Some(self.settings.part_size - 1),
+                end: Some(part_size - 1),
             }),
         };
-        let reply = match self.request_with_retries(first).await {
+        let reply = match self.job.listed_size {
+            // The listing told the size; the HEAD, for the checksum, goes out beside the first GET.
+            Some(size) if size > part_size => {
+                match tokio::join!(self.head(), self.request_with_retries(first)) {
+                    (Ok(_), reply) => reply,
+                    (Err(err), _) => Err(err),
+                }
+            }
+            _ => self.request_with_retries(first).await,
+        };
+        let reply = match reply {
             Ok(reply) => reply,
             Err(err) => return (empty, Err(err)),
         };

@@ -153,6 +153,30 @@ async fn objects_in_parts_are_checked_whole_against_the_checksum_s3_stored() {
 }
 
 #[tokio::test]
+async fn a_listed_object_in_parts_asks_for_its_checksum_beside_its_first_part() {
+    // Every request waits, so the server sees how many the client has out at once.
+    let s3 = S3Server::start_slow(std::time::Duration::from_millis(50)).await;
+    let body = data(3 * 1024 * 1024 + 5, 12);
+    s3.put("bucket", "tree/big.bin", body.clone()).await;
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("out");
+    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
+    cmd.args(["-q", "--json", "--part-size", "1MiB", "-x", "1", "-o"])
+        .arg(&out)
+        .args(["-u", "s3://bucket/tree/"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["s3_checksum_verified"], "crc32");
+    assert_eq!(
+        s3.most_at_once(),
+        2,
+        "one part at a time (-x 1), and the HEAD beside the first: no round trip of its own"
+    );
+}
+
+#[tokio::test]
 async fn bytes_kept_by_an_earlier_run_are_checked_with_the_rest() {
     let s3 = S3Server::start().await;
     let body = data(3 * 1024 * 1024 + 5, 11);
