@@ -1,4 +1,5 @@
-//! How one file is divided: its parts, how large they grow, how many are in flight at once, and
+//! How one file is divided: its parts, how large they grow, how many are in flight at once, how
+//! far each has come (with the CRC of its bytes so far, when the file is checked against one), and
 //! the `.NAME.fetch-state` record of them from which a later run resumes.
 
 use std::sync::Mutex;
