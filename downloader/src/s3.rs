@@ -14,6 +14,7 @@ use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::ResponseChecksumValidation;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
@@ -283,13 +284,20 @@ impl S3Source {
     /// size and the full-object checksum S3 stored with it. Only a hint, asked once without
     /// retries: on any failure the GET that follows reports it, with S3's reasons, retries what is
     /// transient, and finds a bucket in another region.
+    ///
+    /// The checksum is asked for unless the SDK's own check of responses is limited to what an
+    /// operation requires (`AWS_RESPONSE_CHECKSUM_VALIDATION=when_required`, or the profile's
+    /// `response_checksum_validation`): the setting people turn to for an S3-compatible store that
+    /// answers with wrong checksums, which then holds for fetch's check too.
     pub async fn head(&self) -> Option<Head> {
+        let checks = self.clients.base.response_checksum_validation()
+            != Some(ResponseChecksumValidation::WhenRequired);
         let client = self.clients.client_for(&self.bucket);
-        let head = client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .checksum_mode(ChecksumMode::Enabled)
+        let mut head = client.head_object().bucket(&self.bucket).key(&self.key);
+        if checks {
+            head = head.checksum_mode(ChecksumMode::Enabled);
+        }
+        let head = head
             .customize()
             .config_override(
                 aws_sdk_s3::config::Builder::default().retry_config(RetryConfig::disabled()),
@@ -301,7 +309,7 @@ impl S3Source {
             size: head
                 .content_length()
                 .and_then(|len| u64::try_from(len).ok()),
-            checksum: full_object_checksum(&head),
+            checksum: full_object_checksum(&head).filter(|_| checks),
         })
     }
 

@@ -150,6 +150,15 @@ async fn objects_in_parts_are_checked_whole_against_the_checksum_s3_stored() {
     // Listed under a prefix: the listing tells the size, a HEAD the checksum.
     std::fs::remove_dir_all(&out).unwrap();
     assert_refused_as_corrupt(&run(fetch("s3://bucket/rotten/")).await, &out);
+
+    // The SDK's setting for stores that answer with wrong checksums turns fetch's check off too.
+    let mut cmd = fetch("s3://bucket/rotten/");
+    cmd.env("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required");
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), rotten);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["items"][0].get("s3_checksum_verified").is_none());
 }
 
 #[tokio::test]
