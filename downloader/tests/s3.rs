@@ -2,7 +2,42 @@
 
 mod common;
 
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
 use common::*;
+
+/// A temporary HOME with an output directory in it, from which a test runs fetch against `s3`
+/// with the test credentials.
+struct Fetcher<'a> {
+    s3: &'a S3Server,
+    home: tempfile::TempDir,
+    out: PathBuf,
+}
+
+impl<'a> Fetcher<'a> {
+    fn new(s3: &'a S3Server) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let out = home.path().join("out");
+        Fetcher { s3, home, out }
+    }
+
+    /// `fetch FLAGS... -o OUT -u URLS...`.
+    fn command(&self, flags: &[&str], urls: &[&str]) -> Command {
+        let mut command = fetch_s3(self.home.path(), self.s3, SECRET_KEY);
+        command
+            .args(flags)
+            .arg("-o")
+            .arg(&self.out)
+            .arg("-u")
+            .args(urls);
+        command
+    }
+
+    async fn run(&self, flags: &[&str], urls: &[&str]) -> Output {
+        run(self.command(flags, urls)).await
+    }
+}
 
 #[tokio::test]
 async fn objects_and_prefixes_download() {
@@ -13,22 +48,13 @@ async fn objects_and_prefixes_download() {
     s3.put("bucket", "tree/sub/deeper/c.txt", "c").await;
     s3.put("bucket", "other/x.txt", "x").await;
     s3.put("bucket", "tree/empty.txt", "").await;
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
-    cmd.args([
-        "-q",
-        "--json",
-        "-o",
-        out.to_str().unwrap(),
-        "-u",
-        "s3://bucket/single/app.conf",
-        "s3://bucket/tree/",
-    ]);
-    let output = run(cmd).await;
+    let fetcher = Fetcher::new(&s3);
+    let out = &fetcher.out;
+    let urls = ["s3://bucket/single/app.conf", "s3://bucket/tree/"];
+    let output = fetcher.run(&["-q", "--json"], &urls).await;
     assert_exit(&output, 0);
     assert_eq!(
-        files(&out),
+        files(out),
         vec![
             "a.txt",
             "app.conf",
@@ -53,23 +79,14 @@ async fn objects_known_to_fit_one_part_are_asked_for_whole() {
     s3.put("bucket", "tree/big.bin", big.clone()).await;
     s3.put("bucket", "alone.bin", small.clone()).await;
     s3.put("bucket", "alone-big.bin", big.clone()).await;
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
-    cmd.args([
-        "-q",
-        "--part-size",
-        "128KiB",
-        "-o",
-        out.to_str().unwrap(),
-        "-u",
-    ])
-    .args([
+    let fetcher = Fetcher::new(&s3);
+    let out = &fetcher.out;
+    let urls = [
         "s3://bucket/tree/",
         "s3://bucket/alone.bin",
         "s3://bucket/alone-big.bin",
-    ]);
-    let output = run(cmd).await;
+    ];
+    let output = fetcher.run(&["-q", "--part-size", "128KiB"], &urls).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("small.bin")).unwrap(), small);
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), big);
@@ -103,17 +120,9 @@ async fn an_object_that_does_not_match_its_stored_checksum_is_refused() {
     let mut rotten = body;
     rotten[5_000] ^= 0xff;
     std::fs::write(s3.object_path("bucket", "rotten/object.bin"), &rotten).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
-    cmd.args([
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        "-u",
-        "s3://bucket/rotten/",
-    ]);
-    assert_refused_as_corrupt(&run(cmd).await, &out);
+    let fetcher = Fetcher::new(&s3);
+    let output = fetcher.run(&["-q"], &["s3://bucket/rotten/"]).await;
+    assert_refused_as_corrupt(&output, &fetcher.out);
 }
 
 #[tokio::test]
@@ -127,17 +136,11 @@ async fn objects_in_parts_are_checked_whole_against_the_checksum_s3_stored() {
     let mut rotten = body.clone();
     rotten[2_500_000] ^= 0xff;
     std::fs::write(s3.object_path("bucket", "rotten/big.bin"), &rotten).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let fetch = |url: &str| {
-        let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
-        cmd.args(["-q", "--json", "--part-size", "1MiB", "-o"])
-            .arg(&out)
-            .args(["-u", url]);
-        cmd
-    };
+    let fetcher = Fetcher::new(&s3);
+    let out = &fetcher.out;
+    let flags = ["-q", "--json", "--part-size", "1MiB"];
 
-    let output = run(fetch("s3://bucket/good/big.bin")).await;
+    let output = fetcher.run(&flags, &["s3://bucket/good/big.bin"]).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
     assert!(
@@ -148,11 +151,12 @@ async fn objects_in_parts_are_checked_whole_against_the_checksum_s3_stored() {
     assert_eq!(report["items"][0]["s3_checksum_verified"], "crc32");
 
     // Listed under a prefix: the listing tells the size, a HEAD the checksum.
-    std::fs::remove_dir_all(&out).unwrap();
-    assert_refused_as_corrupt(&run(fetch("s3://bucket/rotten/")).await, &out);
+    std::fs::remove_dir_all(out).unwrap();
+    let output = fetcher.run(&flags, &["s3://bucket/rotten/"]).await;
+    assert_refused_as_corrupt(&output, out);
 
     // The SDK's setting for stores that answer with wrong checksums turns fetch's check off too.
-    let mut cmd = fetch("s3://bucket/rotten/");
+    let mut cmd = fetcher.command(&flags, &["s3://bucket/rotten/"]);
     cmd.env("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required");
     let output = run(cmd).await;
     assert_exit(&output, 0);
@@ -167,15 +171,11 @@ async fn a_listed_object_in_parts_asks_for_its_checksum_beside_its_first_part() 
     let s3 = S3Server::start_slow(std::time::Duration::from_millis(50)).await;
     let body = data(3 * 1024 * 1024 + 5, 12);
     s3.put("bucket", "tree/big.bin", body.clone()).await;
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
-    cmd.args(["-q", "--json", "--part-size", "1MiB", "-x", "1", "-o"])
-        .arg(&out)
-        .args(["-u", "s3://bucket/tree/"]);
-    let output = run(cmd).await;
+    let fetcher = Fetcher::new(&s3);
+    let flags = ["-q", "--json", "--part-size", "1MiB", "-x", "1"];
+    let output = fetcher.run(&flags, &["s3://bucket/tree/"]).await;
     assert_exit(&output, 0);
-    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    assert_eq!(std::fs::read(fetcher.out.join("big.bin")).unwrap(), body);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["items"][0]["s3_checksum_verified"], "crc32");
     assert_eq!(
@@ -192,9 +192,9 @@ async fn bytes_kept_by_an_earlier_run_are_checked_with_the_rest() {
     s3.put("bucket", "big.bin", body.clone()).await;
     let head = s3.client().head_object().bucket("bucket").key("big.bin");
     let etag = head.send().await.unwrap().e_tag().unwrap().to_owned();
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
+    let fetcher = Fetcher::new(&s3);
+    let out = &fetcher.out;
+    std::fs::create_dir_all(out).unwrap();
     // What an interrupted run leaves: the file sized up front with its first MiB in place, and
     // the state that says so.
     let total = body.len() as u64;
@@ -210,16 +210,10 @@ async fn bytes_kept_by_an_earlier_run_are_checked_with_the_rest() {
         });
         std::fs::write(out.join(".big.bin.fetch-state"), state.to_string()).unwrap();
     };
-    let fetch = || {
-        let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
-        cmd.args(["-q", "--json", "--part-size", "1MiB", "-o"])
-            .arg(&out)
-            .args(["-u", "s3://bucket/big.bin"]);
-        cmd
-    };
+    let flags = ["-q", "--json", "--part-size", "1MiB"];
 
     leave(&body);
-    let output = run(fetch()).await;
+    let output = fetcher.run(&flags, &["s3://bucket/big.bin"]).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -236,12 +230,13 @@ async fn bytes_kept_by_an_earlier_run_are_checked_with_the_rest() {
     let mut damaged = body.clone();
     damaged[1000] ^= 0xff;
     leave(&damaged);
-    assert_refused_as_corrupt(&run(fetch()).await, &out);
+    let output = fetcher.run(&flags, &["s3://bucket/big.bin"]).await;
+    assert_refused_as_corrupt(&output, out);
 }
 
 /// A run whose one object failed its stored checksum: exit 1, the reason given, and no file left,
 /// not even one to resume.
-fn assert_refused_as_corrupt(output: &std::process::Output, out: &std::path::Path) {
+fn assert_refused_as_corrupt(output: &Output, out: &std::path::Path) {
     assert_exit(output, 1);
     assert!(
         describe(output).contains("does not match the checksum S3 stored with it"),
@@ -260,22 +255,11 @@ async fn large_objects_come_in_parts_one_per_core_from_this_machine() {
     let s3 = S3Server::start_slow(std::time::Duration::from_millis(100)).await;
     let body = data(2 * 1024 * 1024 + 3, 42);
     s3.put("bucket", "big.bin", body.clone()).await;
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
-    let mut cmd = fetch_s3(home.path(), &s3, SECRET_KEY);
-    cmd.args([
-        "-q",
-        "--json",
-        "--part-size",
-        "256KiB",
-        "-o",
-        out.to_str().unwrap(),
-        "-u",
-        "s3://bucket/big.bin",
-    ]);
-    let output = run(cmd).await;
+    let fetcher = Fetcher::new(&s3);
+    let flags = ["-q", "--json", "--part-size", "256KiB"];
+    let output = fetcher.run(&flags, &["s3://bucket/big.bin"]).await;
     assert_exit(&output, 0);
-    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    assert_eq!(std::fs::read(fetcher.out.join("big.bin")).unwrap(), body);
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(
         s3.most_at_once(),
@@ -288,28 +272,23 @@ async fn large_objects_come_in_parts_one_per_core_from_this_machine() {
 async fn missing_objects_and_wrong_keys_fail_clearly() {
     let s3 = S3Server::start().await;
     s3.put("bucket", "present.txt", "here").await;
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
+    let fetcher = Fetcher::new(&s3);
+    let out = &fetcher.out;
 
-    let mut missing = fetch_s3(home.path(), &s3, SECRET_KEY);
-    missing.args([
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        "-u",
+    let urls = [
         "s3://bucket/absent.txt",
         "s3://bucket/present.txt",
         "s3://bucket/empty-prefix/",
-    ]);
-    let output = run(missing).await;
+    ];
+    let output = fetcher.run(&["-q"], &urls).await;
     assert_exit(&output, 1);
     let err = stderr(&output);
     assert!(err.contains("the file does not exist there"), "{err}");
     assert!(err.contains("no objects under this prefix"), "{err}");
     assert!(err.contains("1 succeeded, 2 failed, 0 skipped"), "{err}");
-    assert_eq!(files(&out), vec!["present.txt"]);
+    assert_eq!(files(out), vec!["present.txt"]);
 
-    let mut wrong = fetch_s3(home.path(), &s3, "not-the-secret");
+    let mut wrong = fetch_s3(fetcher.home.path(), &s3, "not-the-secret");
     wrong.args([
         "-q",
         "--retries",
@@ -355,20 +334,11 @@ async fn no_credentials_is_explained() {
 async fn an_https_endpoint_is_trusted_through_ca_cert() {
     let s3 = S3Server::start_tls().await;
     s3.put("bucket", "secure.txt", "over tls").await;
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("out");
+    let fetcher = Fetcher::new(&s3);
+    let out = &fetcher.out;
+    let url = ["s3://bucket/secure.txt"];
 
-    let mut untrusted = fetch_s3(home.path(), &s3, SECRET_KEY);
-    untrusted.args([
-        "-q",
-        "--retries",
-        "0",
-        "-o",
-        out.to_str().unwrap(),
-        "-u",
-        "s3://bucket/secure.txt",
-    ]);
-    let output = run(untrusted).await;
+    let output = fetcher.run(&["-q", "--retries", "0"], &url).await;
     assert_exit(&output, 1);
     assert!(
         stderr(&output).contains("--ca-cert"),
@@ -377,19 +347,11 @@ async fn an_https_endpoint_is_trusted_through_ca_cert() {
     );
     assert!(!out.join("secure.txt").exists());
 
-    let ca = home.path().join("ca.pem");
+    let ca = fetcher.home.path().join("ca.pem");
     std::fs::write(&ca, s3.ca_pem.as_ref().unwrap()).unwrap();
-    let mut trusted = fetch_s3(home.path(), &s3, SECRET_KEY);
-    trusted.args([
-        "-q",
-        "--ca-cert",
-        ca.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "-u",
-        "s3://bucket/secure.txt",
-    ]);
-    let output = run(trusted).await;
+    let output = fetcher
+        .run(&["-q", "--ca-cert", ca.to_str().unwrap()], &url)
+        .await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("secure.txt")).unwrap(), b"over tls");
 }
