@@ -135,7 +135,7 @@ struct Transfer<'a> {
     progress: JobProgress,
     stop: Stop,
     retries: Arc<AtomicU32>,
-    /// The checksum S3 stored with the object, from the HEAD before the download.
+    /// The checksum S3 stored with the object, from its HEAD (see [`Self::head`]).
     checksum: Mutex<Option<StoredChecksum>>,
 }
 
