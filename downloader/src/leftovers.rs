@@ -22,7 +22,7 @@ pub struct Leftovers {
 }
 
 impl Leftovers {
-    /// Reads every directory that at least [`SCAN_FROM_JOBS`] of `targets` (paths relative to
+    /// Reads every directory that at least `SCAN_FROM_JOBS` (32) of `targets` (paths relative to
     /// `output_dir`) will be written into.
     pub fn scan<'a>(output_dir: &Path, targets: impl Iterator<Item = &'a Path>) -> Leftovers {
         let mut jobs_per_dir: HashMap<PathBuf, usize> = HashMap::new();
