@@ -75,13 +75,14 @@ impl Part {
         }
     }
 
-    /// Counts `chunks`, just written at the part's end, as done.
-    pub(crate) fn wrote(&self, chunks: &[Bytes]) {
+    /// Counts `chunks`, just written at the part's end, as done; returns how many bytes they hold.
+    pub(crate) fn wrote(&self, chunks: &[Bytes]) -> u64 {
         if let Some(crc) = self.crc.lock().expect("part CRC lock").as_mut() {
             chunks.iter().for_each(|chunk| crc.update(chunk));
         }
         let written = chunks.iter().map(|chunk| chunk.len() as u64).sum();
         self.done.fetch_add(written, Ordering::AcqRel);
+        written
     }
 
     /// Forgets what was written, for a part read again from its start; returns how much that was.

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Part};
 use crate::progress::JobProgress;
-use crate::retry::{backoff, pause};
+use crate::retry::{backoff, delay_before_retry, pause};
 use crate::source::{Body, ByteRange, Extent, Source};
 use crate::stop::Stop;
 use crate::transfer::Settings;
@@ -61,23 +61,20 @@ impl PartWorker {
                     _ => Ok(()),
                 }
             };
-            match attempt.await {
-                Err(err) if err.is_transient() => {
-                    let Some(delay) = delays.next() else {
-                        return Err(err);
-                    };
-                    self.retries.fetch_add(1, Ordering::Relaxed);
-                    let delay = delay.max(err.retry_after().unwrap_or_default());
-                    tracing::info!(
-                        part = index,
-                        offset = part.start + part.done(),
-                        ?delay,
-                        "retrying part: {err}"
-                    );
-                    pause(&self.stop, delay).await?;
-                }
-                other => return other,
-            }
+            let err = match attempt.await {
+                Ok(()) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some(delay) = delay_before_retry(&err, &mut delays, &self.retries) else {
+                return Err(err);
+            };
+            tracing::info!(
+                part = index,
+                offset = part.start + part.done(),
+                ?delay,
+                "retrying part: {err}"
+            );
+            pause(&self.stop, delay).await?;
         }
     }
 
@@ -175,7 +172,7 @@ impl PartWorker {
             return Ok(());
         }
         let chunks = std::mem::take(batch);
-        let written = std::mem::take(batched) as u64;
+        *batched = 0;
         let offset = part.start + part.done();
         // Written right here, on the lane: a page-cache write costs less than handing it to
         // another thread, and a slow disk holds up only this lane's transfers.
@@ -188,8 +185,7 @@ impl PartWorker {
                 Ok(())
             })
             .map_err(|e| Error::io(&*self.partial, e))?;
-        part.wrote(&chunks);
-        self.progress.add(written);
+        self.progress.add(part.wrote(&chunks));
         Ok(())
     }
 }

@@ -1,11 +1,12 @@
-//! When to try again: exponential backoff with jitter between attempts, and a wait that a stop
-//! cuts short.
+//! When to try again: which failures are retried, exponential backoff with jitter between
+//! attempts, and a wait that a stop cuts short.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stop::Stop;
 
 /// Exponential backoff with jitter: 250 ms doubling up to 10 s, `retries` times.
@@ -16,6 +17,22 @@ pub(crate) fn backoff(retries: u32) -> impl Iterator<Item = Duration> {
         .with_jitter()
         .with_max_times(retries as usize)
         .build()
+}
+
+/// The wait before another attempt after `err`, or `None` when `err` is final: not transient, or
+/// `delays` used up. A longer wait that the server asked for (`Retry-After`) is honoured, and the
+/// retry is counted in `retried`.
+pub(crate) fn delay_before_retry(
+    err: &Error,
+    delays: &mut impl Iterator<Item = Duration>,
+    retried: &AtomicU32,
+) -> Option<Duration> {
+    if !err.is_transient() {
+        return None;
+    }
+    let delay = delays.next()?;
+    retried.fetch_add(1, Ordering::Relaxed);
+    Some(delay.max(err.retry_after().unwrap_or_default()))
 }
 
 /// Sleeps, unless the run is stopped first.
@@ -36,6 +53,25 @@ mod tests {
         assert_eq!(delays.len(), 3);
         assert!(delays.iter().all(|d| *d <= Duration::from_secs(20)));
         assert_eq!(backoff(0).count(), 0);
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried_and_each_retry_counts() {
+        let retried = AtomicU32::new(0);
+        let mut delays = [Duration::from_millis(250)].into_iter();
+        let final_error = Error::from_status(404, None, None);
+        assert_eq!(
+            delay_before_retry(&final_error, &mut delays, &retried),
+            None
+        );
+        let busy = Error::from_status(503, None, Some(Duration::from_secs(2)));
+        assert_eq!(
+            delay_before_retry(&busy, &mut delays, &retried),
+            Some(Duration::from_secs(2)),
+            "the server's Retry-After, being longer than the backoff"
+        );
+        assert_eq!(delay_before_retry(&busy, &mut delays, &retried), None);
+        assert_eq!(retried.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ use crate::layout::{Connections, Layout};
 use crate::part::PartWorker;
 use crate::plan::Job;
 use crate::progress::JobProgress;
-use crate::retry::{backoff, pause};
+use crate::retry::{backoff, delay_before_retry, pause};
 use crate::source::{Body, ByteRange, Extent, Head, Source};
 use crate::stop::Stop;
 use crate::verify::{StoredChecksum, sha256_file};
@@ -293,18 +293,15 @@ impl Transfer<'_> {
                 _ = self.stop.stopped() => return Err(self.stop.error()),
                 reply = self.source.get(range, None) => reply,
             };
-            match attempt {
-                Err(err) if err.is_transient() => {
-                    let Some(delay) = delays.next() else {
-                        return Err(err);
-                    };
-                    self.retries.fetch_add(1, Ordering::Relaxed);
-                    let delay = delay.max(err.retry_after().unwrap_or_default());
-                    tracing::info!(url = %self.job.shown, ?delay, "retrying: {err}");
-                    pause(&self.stop, delay).await?;
-                }
-                other => return other,
-            }
+            let err = match attempt {
+                Ok(reply) => return Ok(reply),
+                Err(err) => err,
+            };
+            let Some(delay) = delay_before_retry(&err, &mut delays, &self.retries) else {
+                return Err(err);
+            };
+            tracing::info!(url = %self.job.shown, ?delay, "retrying: {err}");
+            pause(&self.stop, delay).await?;
         }
     }
 
