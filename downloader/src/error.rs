@@ -83,8 +83,8 @@ pub enum Error {
         actual: String,
     },
 
-    /// The object's bytes do not match the checksum S3 stored with it (checked by the SDK when S3
-    /// sends it, which it does in answer to a request without a range).
+    /// The object's bytes do not match the checksum S3 stored with it: checked by the SDK when a
+    /// GET without a range brings it, and by [`crate::verify`] for a file in parts.
     #[error(
         "the object does not match the checksum S3 stored with it (expected {expected}, got {actual}); the file was not saved"
     )]

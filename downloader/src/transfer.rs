@@ -154,14 +154,16 @@ impl Transfer<'_> {
                 let layout = Arc::new(layout);
                 self.progress.set_total(layout.total);
                 self.progress.add(resumed_from);
-                // Bytes from an earlier run were never checked whole: learn what to check them by.
-                let outcome = match self.head().await {
-                    Err(err) => Err(err),
-                    Ok(_) => match OpenOptions::new().write(true).open(&self.paths.partial) {
-                        Ok(file) => self.fetch_parts(&layout, Arc::new(file), None).await,
-                        Err(e) => Err(Error::io(&self.paths.partial, e)),
-                    },
-                };
+                // Bytes from an earlier run were never checked whole: the HEAD tells what to check
+                // them by when the file is complete.
+                let outcome = self
+                    .beside_head(async {
+                        match OpenOptions::new().write(true).open(&self.paths.partial) {
+                            Ok(file) => self.fetch_parts(&layout, Arc::new(file), None).await,
+                            Err(e) => Err(Error::io(&self.paths.partial, e)),
+                        }
+                    })
+                    .await;
                 Some((layout, outcome))
             }
             None => None,
@@ -215,10 +217,7 @@ impl Transfer<'_> {
         let reply = match self.job.listed_size {
             // The listing told the size; the HEAD, for the checksum, goes out beside the first GET.
             Some(size) if size > part_size => {
-                match tokio::join!(self.head(), self.request_with_retries(first)) {
-                    (Ok(_), reply) => reply,
-                    (Err(err), _) => Err(err),
-                }
+                self.beside_head(self.request_with_retries(first)).await
             }
             _ => self.request_with_retries(first).await,
         };
@@ -282,6 +281,15 @@ impl Transfer<'_> {
         };
         *self.checksum.lock().expect("checksum lock") = head.checksum.clone();
         Ok(head)
+    }
+
+    /// Runs `work` while [`Self::head`] goes out beside it, for a HEAD whose answer `work` does not
+    /// wait for.
+    async fn beside_head<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        match tokio::join!(self.head(), work) {
+            (Ok(_), outcome) => outcome,
+            (Err(stopped), _) => Err(stopped),
+        }
     }
 
     /// The first request of a fresh download, retried while failures are transient.
