@@ -1,4 +1,6 @@
 //! The `fetch` binary: parse the command line, run, print one error line at most, exit.
+// The futures of a run nest deeper than the default limit of 128 lets the compiler lay out.
+#![recursion_limit = "256"]
 
 use std::io::Write;
 

@@ -76,6 +76,10 @@ impl Source {
     /// `validator` when one is given. A server that cannot honour the condition answers with the
     /// whole file, or fails with [`crate::error::Error::Changed`].
     pub async fn get(&self, range: Option<ByteRange>, validator: Option<&str>) -> Result<Reply> {
+        // A connection whose last response was just read goes back to its lane's pool in a task
+        // of hyper's own. Yielding lets that task run first, so this request reuses the
+        // connection instead of opening another: `-j 16` had opened about 32 connections.
+        tokio::task::yield_now().await;
         match self {
             Source::Http(source) => source.get(range, validator).await,
             Source::S3(source) => source.get(range, validator).await,

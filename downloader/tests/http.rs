@@ -368,6 +368,45 @@ async fn a_server_on_this_machine_gets_one_connection_per_core() {
 }
 
 #[tokio::test]
+async fn connections_are_reused_not_multiplied() {
+    let server = HttpServer::start().await;
+    let (_home, out, mut cmd) = quiet_fetch();
+    for i in 0..200 {
+        let path = format!("/small/{i}.bin");
+        server.route(&path, Route::file(data(64 * 1024, i as u8)));
+        cmd.arg(server.url(&path));
+    }
+    cmd.args(["-j", "4"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(files(&out).len(), 200);
+    assert!(
+        server.connections() <= 4,
+        "-j 4 keeps to 4 connections for 200 files, not {}",
+        server.connections()
+    );
+
+    let body = data(3 * 1024 * 1024, 9);
+    server.route("/big.bin", Route::file(body.clone()));
+    let before = server.connections();
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/big.bin"))
+        .args(["--part-size", "128KiB", "-x", "3"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    assert!(
+        server.hits("/big.bin").len() >= 9,
+        "the file came in several parts per connection"
+    );
+    assert!(
+        server.connections() - before <= 3,
+        "-x 3 keeps a file's parts to 3 connections, not {}",
+        server.connections() - before
+    );
+}
+
+#[tokio::test]
 async fn large_files_come_in_parallel_parts() {
     let server = HttpServer::start().await;
     let body = data(3 * 1024 * 1024 + 17, 11);

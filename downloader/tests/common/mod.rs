@@ -9,6 +9,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -119,6 +120,8 @@ pub struct HttpServer {
     pub addr: SocketAddr,
     scheme: &'static str,
     state: Arc<Mutex<State>>,
+    /// Connections accepted so far.
+    connections: Arc<AtomicUsize>,
     /// PEM of the CA that signed the server's certificate (TLS servers only).
     pub ca_pem: Option<String>,
 }
@@ -142,12 +145,15 @@ impl HttpServer {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
         let scheme = if tls.is_some() { "https" } else { "http" };
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let state = shared.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
@@ -167,6 +173,7 @@ impl HttpServer {
             addr,
             scheme,
             state,
+            connections,
             ca_pem: None,
         }
     }
@@ -190,6 +197,11 @@ impl HttpServer {
     pub fn most_at_once(&self, path: &str) -> usize {
         let state = self.state.lock().unwrap();
         state.waiting.get(path).map_or(0, Waiting::most)
+    }
+
+    /// How many connections clients have opened to this server.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// The requests `path` received, in order.
