@@ -12,6 +12,7 @@ use aws_config::default_provider::credentials::DefaultCredentialsChain;
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::ResponseChecksumValidation;
@@ -70,6 +71,9 @@ impl S3Clients {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts)
             .retry_config(RetryConfig::standard().with_max_attempts(config.retries + 1))
+            // A body that stops is fetch's to time out, after `--timeout` as for http; the SDK's
+            // own stall check would cut it after its 20 s grace period whatever `--timeout` says.
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .identity_cache(
                 IdentityCache::lazy()
                     .load_timeout(CREDENTIALS_LOAD_TIMEOUT)
@@ -538,6 +542,29 @@ mod tests {
         );
         assert_eq!(head(|h| h.checksum_crc32_c("yZRlqg==-3")), None);
         assert_eq!(head(|h| h), None);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_is_left_to_fetchs_own_timeout() {
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from([
+            "fetch",
+            "-u",
+            "s3://bucket/key",
+            "--no-sign-request",
+            "--region",
+            "eu-west-1",
+            "--timeout",
+            "90",
+        ])
+        .unwrap();
+        let clients = S3Clients::load(&crate::config::Config::from_cli(cli).unwrap()).await;
+        let stalls = clients.base.stalled_stream_protection();
+        assert!(
+            stalls.as_ref().is_some_and(|s| !s.is_enabled()),
+            "the SDK's 20 s stall check would override --timeout: {stalls:?}"
+        );
+        let timeouts = clients.base.timeout_config().unwrap();
+        assert_eq!(timeouts.read_timeout(), Some(Duration::from_secs(90)));
     }
 
     #[test]
