@@ -126,10 +126,11 @@ impl HttpSource {
         let response = self.send(range, validator).await?;
         if response.status().as_u16() == 416 && range.is_some_and(|r| r.start == 0) {
             // Only an empty file has no byte 0: ask for it whole.
+            discard(response).await;
             let response = self.send(None, None).await?;
-            return self.reply(response);
+            return self.reply(response).await;
         }
-        self.reply(response)
+        self.reply(response).await
     }
 
     /// Sends the request and follows redirects, up to [`MAX_REDIRECTS`]. Credentials and
@@ -170,13 +171,14 @@ impl HttpSource {
             if url.scheme() == "https" && next.scheme() == "http" {
                 return Err(Error::RedirectDowngrade(redact(&next)));
             }
+            discard(response).await;
             at_home = at_home && next.origin() == self.url.origin();
             url = next;
         }
         Err(Error::TooManyRedirects(MAX_REDIRECTS))
     }
 
-    fn reply(&self, response: reqwest::Response) -> Result<Reply> {
+    async fn reply(&self, response: reqwest::Response) -> Result<Reply> {
         let status = response.status();
         let headers = response.headers();
         let header = |name| {
@@ -198,6 +200,7 @@ impl HttpSource {
             code => {
                 let retry_after = header(RETRY_AFTER).and_then(parse_retry_after);
                 let reason = status.canonical_reason().map(String::from);
+                discard(response).await;
                 return Err(Error::from_status(code, reason, retry_after));
             }
         };
@@ -216,6 +219,21 @@ impl HttpSource {
             validator,
             body,
         })
+    }
+}
+
+/// The most of an unwanted body (a redirect's or an error's page) that is read to keep its
+/// connection: more costs more than a new connection would.
+const DISCARD_LIMIT: u64 = 64 * 1024;
+
+/// Reads an unwanted body to its end, so that its connection goes back to the lane's pool rather
+/// than being closed; a body of unknown or larger size than [`DISCARD_LIMIT`] is dropped unread.
+/// Errors are of no interest: the connection is then closed, as it would have been anyway.
+async fn discard(response: reqwest::Response) {
+    if response.content_length().is_some_and(|len| len <= DISCARD_LIMIT) {
+        let _ = response.bytes().await;
+        // As in `Source::get`: lets hyper's task put the connection back before the next request.
+        tokio::task::yield_now().await;
     }
 }
 

@@ -407,6 +407,43 @@ async fn connections_are_reused_not_multiplied() {
 }
 
 #[tokio::test]
+async fn redirects_and_retried_errors_keep_their_connection() {
+    let server = HttpServer::start().await;
+    let (_home, out, mut cmd) = quiet_fetch();
+    for i in 0..20 {
+        let (from, to) = (format!("/moved/{i}.bin"), format!("/here/{i}.bin"));
+        server.route(
+            &from,
+            Route {
+                location: Some(to.clone()),
+                ..Route::default()
+            },
+        );
+        server.route(&to, Route::file(data(1024, i as u8)));
+        cmd.arg(server.url(&from));
+    }
+    server.route(
+        "/flaky.bin",
+        Route {
+            fail_first: 2,
+            retry_after: Some("0".into()),
+            ..Route::file("at last")
+        },
+    );
+    cmd.arg(server.url("/flaky.bin")).args(["-j", "1"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(files(&out).len(), 21);
+    assert_eq!(server.hits("/flaky.bin").len(), 3);
+    // The redirects' and the 503s' short pages are read, so their connection serves on.
+    assert_eq!(
+        server.connections(),
+        1,
+        "20 redirects and 2 retries at -j 1 keep to one connection"
+    );
+}
+
+#[tokio::test]
 async fn large_files_come_in_parallel_parts() {
     let server = HttpServer::start().await;
     let body = data(3 * 1024 * 1024 + 17, 11);

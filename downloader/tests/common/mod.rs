@@ -42,7 +42,7 @@ pub struct Route {
     pub cut_after: usize,
     /// After `stall_after` body bytes, send nothing more, ever.
     pub stall_after: Option<usize>,
-    /// Answer with this status and no body (404, 403, ...).
+    /// Answer with this status and a short page instead of the file (404, 403, ...).
     pub status: Option<u16>,
     /// Redirect (302) to this URL.
     pub location: Option<String>,
@@ -217,13 +217,22 @@ impl HttpServer {
     }
 }
 
-fn empty(status: u16) -> Response<Body> {
+/// An answer without the file: an HTML page, as servers send with their redirects and errors. Its
+/// 12 KiB, as a styled error page can have, are more than a client's first read of the answer
+/// (hyper's is 8 KiB), so a client that drops the page unread also loses the connection.
+fn status_page(status: u16) -> Response<Body> {
+    let filler = "<!-- styling -->".repeat(750);
+    let page = format!("<html><body><h1>{status}</h1>{filler}</body></html>\n");
+    let len = page.len();
     let mut response = Response::new(
-        http_body_util::Empty::new()
+        http_body_util::Full::new(Bytes::from(page))
             .map_err(|e| match e {})
             .boxed_unsync(),
     );
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    response
+        .headers_mut()
+        .insert("content-length", HeaderValue::from(len));
     response
 }
 
@@ -252,13 +261,13 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
         headers: req.headers().clone(),
     });
     let Some(route) = state.routes.get_mut(&path) else {
-        return empty(404);
+        return status_page(404);
     };
     if let Some(status) = route.status {
-        return empty(status);
+        return status_page(status);
     }
     if let Some(location) = &route.location {
-        let mut response = empty(302);
+        let mut response = status_page(302);
         response
             .headers_mut()
             .insert("location", HeaderValue::from_str(location).unwrap());
@@ -266,7 +275,7 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
     }
     if route.fail_first > 0 {
         route.fail_first -= 1;
-        let mut response = empty(503);
+        let mut response = status_page(503);
         if let Some(after) = &route.retry_after {
             response
                 .headers_mut()
@@ -299,7 +308,7 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
             (start, end)
         });
     let (status, slice) = match range {
-        Some((start, _)) if start >= len => return empty(416),
+        Some((start, _)) if start >= len => return status_page(416),
         Some((start, end)) => (206, route.body.slice(start as usize..=end as usize)),
         None => (200, route.body.clone()),
     };
