@@ -129,8 +129,9 @@ pub struct Settings {
     /// Longest wait for the stack, e.g. 900, 900s, 30m, 1h; past it an update is cancelled [default: 30m].
     #[arg(long, env = "TIMEOUT", global = true)]
     pub timeout: Option<String>,
-    /// Wait for a busy stack to become idle instead of refusing.
-    #[arg(long, env = "WAIT_FOR_IDLE", global = true)]
+    /// Wait for a busy stack to become idle instead of refusing (WAIT_FOR_IDLE: true/false,
+    /// yes/no, on/off or 1/0).
+    #[arg(long, env = "WAIT_FOR_IDLE", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub wait_for_idle: bool,
     /// Check after a successful rollout.
     #[arg(long, env = "HEALTH_CHECK", value_enum, default_value_t = HealthCheck::Full, global = true)]

@@ -111,7 +111,7 @@ async fn create(session: &Session<'_>, name: &str, bucket: Option<&str>) -> Resu
                 reasons,
             });
         }
-        WatchEnd::TimedOut => {
+        WatchEnd::TimedOut { .. } => {
             return Err(Error::TimedOut {
                 stack: name.to_string(),
                 after: session.target.timeout,

@@ -34,8 +34,9 @@ pub enum WatchEnd {
         /// "Resource: reason" of the first failed events, in order.
         reasons: Vec<String>,
     },
-    /// The deadline passed while the stack was still busy.
-    TimedOut,
+    /// The deadline passed while the stack was still busy, in `status` when last seen (empty if
+    /// it was never seen).
+    TimedOut { status: String },
     /// Ctrl-C.
     Interrupted,
 }
@@ -110,13 +111,15 @@ impl Watcher<'_> {
         let mut reasons = Vec::new();
         let mut interval = self.poll;
         let mut throttled = false;
+        let mut last_status = String::new();
         loop {
             let round = self.poll_once(&mut reasons).await;
             match round {
-                Ok(Some(status)) => {
+                Ok(status) if !stack::is_in_progress(&status) => {
                     return Ok(WatchEnd::Finished { status, reasons });
                 }
-                Ok(None) => {
+                Ok(status) => {
+                    last_status = status;
                     interval = self.poll;
                     throttled = false;
                 }
@@ -134,7 +137,9 @@ impl Watcher<'_> {
             }
             let now = Instant::now();
             if now >= self.deadline {
-                return Ok(WatchEnd::TimedOut);
+                return Ok(WatchEnd::TimedOut {
+                    status: last_status,
+                });
             }
             let wake = (now + interval).min(self.deadline);
             tokio::select! {
@@ -144,8 +149,8 @@ impl Watcher<'_> {
         }
     }
 
-    /// Prints new events; returns the final status when the stack is no longer busy.
-    async fn poll_once(&mut self, reasons: &mut Vec<String>) -> Result<Option<String>, Poll> {
+    /// Prints new events; returns the stack's status.
+    async fn poll_once(&mut self, reasons: &mut Vec<String>) -> Result<String, Poll> {
         let events = self.new_events().await?;
         for e in &events {
             self.display.line(format_event(e));
@@ -176,7 +181,7 @@ impl Watcher<'_> {
         };
         self.display
             .status(format!("{}  {status}", self.stack_label()));
-        Ok((!stack::is_in_progress(&status)).then_some(status))
+        Ok(status)
     }
 
     fn stack_label(&self) -> &str {

@@ -43,7 +43,7 @@ pub async fn current_idle(session: &Session<'_>) -> Result<Option<StackInfo>, Er
     let last_seen = newest_event_id(&session.clients.cfn, &info.id).await?;
     match watch(session, &info.id, last_seen).await? {
         WatchEnd::Finished { .. } => stack::describe(&session.clients.cfn, name).await,
-        WatchEnd::TimedOut => Err(Error::Refused(format!(
+        WatchEnd::TimedOut { .. } => Err(Error::Refused(format!(
             "stack {name} stayed busy for {}: try again later",
             humanize(session.target.timeout)
         ))),
@@ -241,8 +241,8 @@ async fn delete_stack(session: &Session<'_>, info: &StackInfo) -> Result<(), Err
     follow(session, &info.id, last_seen, false).await
 }
 
-/// Follows a stack change to its end. Past the deadline an update is cancelled, so
-/// CloudFormation rolls it back, and the rollback is followed too.
+/// Follows a stack change to its end. Past the deadline an update still in progress is
+/// cancelled, so CloudFormation rolls it back, and the rollback is followed too.
 pub async fn follow(
     session: &Session<'_>,
     stack_id: &str,
@@ -258,51 +258,87 @@ pub async fn follow(
             reasons,
         }),
         WatchEnd::Interrupted => Err(session.interrupted()),
-        WatchEnd::TimedOut if !cancel_on_timeout => Err(Error::TimedOut {
+        WatchEnd::TimedOut { status } => match on_timeout(&status, cancel_on_timeout) {
+            OnTimeout::Done => {
+                session.display.line(format!(
+                    "Timed out after {} while CloudFormation removes the old resources of {name}; the update itself is complete and the removal goes on",
+                    humanize(session.target.timeout)
+                ));
+                Ok(())
+            }
+            OnTimeout::Report => Err(Error::TimedOut {
+                stack: name,
+                after: session.target.timeout,
+                cancelled: false,
+            }),
+            OnTimeout::Cancel => cancel_and_follow(session, stack_id, name).await,
+        },
+    }
+}
+
+/// What a timed-out watch does, by the status the stack was last seen in.
+#[derive(Debug, PartialEq)]
+enum OnTimeout {
+    /// Cancel the update, so that CloudFormation rolls it back.
+    Cancel,
+    /// The update succeeded; only the replaced resources are still being deleted, and an update
+    /// can no longer be cancelled then.
+    Done,
+    /// Report the timeout and leave the stack as it is.
+    Report,
+}
+
+fn on_timeout(status: &str, cancel_on_timeout: bool) -> OnTimeout {
+    match status {
+        "UPDATE_IN_PROGRESS" if cancel_on_timeout => OnTimeout::Cancel,
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" if cancel_on_timeout => OnTimeout::Done,
+        _ => OnTimeout::Report,
+    }
+}
+
+/// Cancels the update after a timeout and follows the rollback.
+async fn cancel_and_follow(
+    session: &Session<'_>,
+    stack_id: &str,
+    name: String,
+) -> Result<(), Error> {
+    session.display.line(format!(
+        "Timed out after {}: cancelling the update of {name}; CloudFormation rolls it back",
+        humanize(session.target.timeout)
+    ));
+    let last_seen = newest_event_id(&session.clients.cfn, stack_id).await?;
+    session
+        .clients
+        .cfn
+        .cancel_update_stack()
+        .stack_name(stack_id)
+        .send()
+        .await
+        .map_err(|e| crate::error::aws("CancelUpdateStack", e))?;
+    // The rollback gets as long again; a stuck rollback is reported, not waited for forever.
+    let rollback = Session {
+        started: Instant::now(),
+        clients: session.clients,
+        target: session.target,
+        display: session.display,
+        shutdown: session.shutdown.clone(),
+        poll: session.poll,
+    };
+    match watch(&rollback, stack_id, last_seen).await? {
+        WatchEnd::Interrupted => Err(session.interrupted()),
+        WatchEnd::Finished { status, .. } => {
+            session.display.line(format!("Rollback ended in {status}"));
+            Err(Error::TimedOut {
+                stack: name,
+                after: session.target.timeout,
+                cancelled: true,
+            })
+        }
+        WatchEnd::TimedOut { .. } => Err(Error::TimedOut {
             stack: name,
             after: session.target.timeout,
-            cancelled: false,
+            cancelled: true,
         }),
-        WatchEnd::TimedOut => {
-            session.display.line(format!(
-                "Timed out after {}: cancelling the update of {name}; CloudFormation rolls it back",
-                humanize(session.target.timeout)
-            ));
-            let last_seen = newest_event_id(&session.clients.cfn, stack_id).await?;
-            session
-                .clients
-                .cfn
-                .cancel_update_stack()
-                .stack_name(stack_id)
-                .send()
-                .await
-                .map_err(|e| crate::error::aws("CancelUpdateStack", e))?;
-            // The rollback gets as long again; a stuck rollback is reported, not waited for forever.
-            let rollback = Session {
-                started: Instant::now(),
-                clients: session.clients,
-                target: session.target,
-                display: session.display,
-                shutdown: session.shutdown.clone(),
-                poll: session.poll,
-            };
-            match watch(&rollback, stack_id, last_seen).await? {
-                WatchEnd::Interrupted => Err(session.interrupted()),
-                WatchEnd::Finished { status, .. } => {
-                    session.display.line(format!("Rollback ended in {status}"));
-                    Err(Error::TimedOut {
-                        stack: name,
-                        after: session.target.timeout,
-                        cancelled: true,
-                    })
-                }
-                WatchEnd::TimedOut => Err(Error::TimedOut {
-                    stack: name,
-                    after: session.target.timeout,
-                    cancelled: true,
-                }),
-            }
-        }
     }
 }
 
@@ -485,6 +521,25 @@ fn sdk_parameters(params: &BTreeMap<String, String>) -> Vec<Parameter> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_cancels_only_an_update_that_can_still_be_cancelled() {
+        assert_eq!(on_timeout("UPDATE_IN_PROGRESS", true), OnTimeout::Cancel);
+        // The new group is in service; CancelUpdateStack would fail here.
+        assert_eq!(
+            on_timeout("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", true),
+            OnTimeout::Done
+        );
+        for status in [
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+            "CREATE_IN_PROGRESS",
+            "",
+        ] {
+            assert_eq!(on_timeout(status, true), OnTimeout::Report, "{status}");
+        }
+        assert_eq!(on_timeout("UPDATE_IN_PROGRESS", false), OnTimeout::Report);
+    }
 
     #[test]
     fn graviton_types_get_the_arm64_image() {

@@ -33,7 +33,7 @@ pub async fn show(session: &Session<'_>, watch: bool) -> Result<(), Error> {
         .await?;
         match end {
             WatchEnd::Interrupted => return Err(session.interrupted()),
-            WatchEnd::TimedOut | WatchEnd::Finished { .. } => {}
+            WatchEnd::TimedOut { .. } | WatchEnd::Finished { .. } => {}
         }
         info = stack::describe(cfn, &info.id).await?.unwrap_or(info);
     }

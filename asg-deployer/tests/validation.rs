@@ -183,6 +183,16 @@ fn render_prints_template_and_parameters_without_aws() {
 }
 
 #[test]
+fn switches_from_the_environment_take_the_usual_spellings() {
+    for value in ["true", "yes", "1", "on", "false", "no", "0", "off"] {
+        asg_deploy(&["render"], &with("WAIT_FOR_IDLE", value)).expect_code(0);
+    }
+    let run = asg_deploy(&["render"], &with("WAIT_FOR_IDLE", "maybe"));
+    run.expect_code(2);
+    assert!(run.stderr.contains("maybe"), "{run}");
+}
+
+#[test]
 fn where_to_deploy_is_checked() {
     refused(
         &with("STACK_NAME", "9-web"),

@@ -230,7 +230,10 @@ const DISCARD_LIMIT: u64 = 64 * 1024;
 /// than being closed; a body of unknown or larger size than [`DISCARD_LIMIT`] is dropped unread.
 /// Errors are of no interest: the connection is then closed, as it would have been anyway.
 async fn discard(response: reqwest::Response) {
-    if response.content_length().is_some_and(|len| len <= DISCARD_LIMIT) {
+    if response
+        .content_length()
+        .is_some_and(|len| len <= DISCARD_LIMIT)
+    {
         let _ = response.bytes().await;
         // As in `Source::get`: lets hyper's task put the connection back before the next request.
         tokio::task::yield_now().await;
