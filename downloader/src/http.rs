@@ -300,14 +300,15 @@ fn classify(err: &reqwest::Error, url: &Url, idle: Duration) -> Error {
             Error::Stalled(idle)
         };
     }
+    // A body only flows after the handshake: its failure is never the certificate's.
+    if err.is_body() || err.is_decode() {
+        return Error::Connection(format!("the connection broke during the transfer: {cause}"));
+    }
     if tls::is_certificate_failure(&cause) {
         return Error::Tls(cause);
     }
     if err.is_connect() {
         return Error::Connection(format!("could not connect to {host}: {cause}"));
-    }
-    if err.is_body() || err.is_decode() {
-        return Error::Connection(format!("the connection broke during the transfer: {cause}"));
     }
     Error::Connection(format!("the request to {host} failed: {cause}"))
 }

@@ -52,10 +52,15 @@ pub fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<rustls::
 }
 
 /// Whether an HTTP client's error text says the TLS handshake or certificate check failed, the
-/// case `--ca-cert` can fix; both reqwest and the AWS SDK report it only as text.
+/// case `--ca-cert` can fix; both reqwest and the AWS SDK report it only as text. A connection
+/// closed without TLS's `close_notify` is a dropped connection, to be retried like any other.
 pub fn is_certificate_failure(cause: &str) -> bool {
     let lower = cause.to_ascii_lowercase();
-    lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls")
+    let dropped = lower.contains("close_notify") || lower.contains("unexpected eof");
+    !dropped
+        && (lower.contains("certificate")
+            || lower.contains("unknownissuer")
+            || lower.contains("tls"))
 }
 
 /// The certificates of a PEM bundle, each checked to be usable as a trust anchor; the error says
@@ -149,6 +154,22 @@ impl ServerCertVerifier for LazyVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_handshake_and_certificate_failures_ask_for_a_ca() {
+        for handshake in [
+            "invalid peer certificate: UnknownIssuer",
+            "received fatal alert: HandshakeFailure (tls)",
+        ] {
+            assert!(is_certificate_failure(handshake), "{handshake}");
+        }
+        for dropped in [
+            "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof",
+            "connection reset by peer",
+        ] {
+            assert!(!is_certificate_failure(dropped), "{dropped}");
+        }
+    }
 
     #[test]
     fn a_bundle_without_certificates_is_refused() {

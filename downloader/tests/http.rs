@@ -230,6 +230,31 @@ async fn a_dropped_connection_resumes_with_a_validated_range() {
 }
 
 #[tokio::test]
+async fn a_dropped_https_connection_is_retried_not_blamed_on_the_certificate() {
+    // HTTP/1.1 cut without TLS's close_notify, as a crashed server or a proxy's timeout leaves it.
+    let tls = HttpServer::start_tls_http1().await;
+    let body = data(300_000, 4);
+    tls.route(
+        "/cut.bin",
+        Route {
+            cuts: 1,
+            cut_after: 100_000,
+            ..Route::file(body.clone())
+        },
+    );
+    let (home, out, mut cmd) = quiet_fetch();
+    let ca = home.path().join("ca.pem");
+    std::fs::write(&ca, tls.ca_pem.as_ref().unwrap()).unwrap();
+    cmd.arg(tls.url("/cut.bin")).arg("--ca-cert").arg(&ca);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("cut.bin")).unwrap(), body);
+    let hits = tls.hits("/cut.bin");
+    assert_eq!(hits.len(), 2, "one retry, resumed: {hits:?}");
+    assert!(hits[1].header("range").is_some());
+}
+
+#[tokio::test]
 async fn a_server_without_ranges_is_downloaded_again_from_the_start() {
     let server = HttpServer::start().await;
     let body = data(200_000, 5);

@@ -9,8 +9,14 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
 /// TLS for a test server on this machine: a certificate for `127.0.0.1` and `localhost` signed by
-/// a fresh CA called `ca_name`, and that CA's PEM for the client under test to trust.
+/// a fresh CA called `ca_name`, and that CA's PEM for the client under test to trust. HTTP/2 and
+/// HTTP/1.1 are offered.
 pub fn tls_acceptor(ca_name: &str) -> (TlsAcceptor, String) {
+    tls_acceptor_for(ca_name, &[b"h2", b"http/1.1"])
+}
+
+/// As [`tls_acceptor`], offering only the `alpn` protocols (e.g. HTTP/1.1 alone, as many servers).
+pub fn tls_acceptor_for(ca_name: &str, alpn: &[&[u8]]) -> (TlsAcceptor, String) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -35,6 +41,6 @@ pub fn tls_acceptor(ca_name: &str) -> (TlsAcceptor, String) {
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     (TlsAcceptor::from(Arc::new(config)), ca.pem())
 }

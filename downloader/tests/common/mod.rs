@@ -140,6 +140,14 @@ impl HttpServer {
         server
     }
 
+    /// As [`HttpServer::start_tls`], speaking HTTP/1.1 only.
+    pub async fn start_tls_http1() -> HttpServer {
+        let (acceptor, ca_pem) = test_support::tls_acceptor_for("fetch test CA", &[b"http/1.1"]);
+        let mut server = Self::launch(Some(acceptor)).await;
+        server.ca_pem = Some(ca_pem);
+        server
+    }
+
     async fn launch(tls: Option<tokio_rustls::TlsAcceptor>) -> HttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
