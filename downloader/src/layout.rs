@@ -17,6 +17,11 @@ const PARTS_PER_CONNECTION: u64 = 4;
 /// The largest automatic part size: bounds how much a failed part must be fetched again.
 const MAX_PART_SIZE: u64 = 64 * 1024 * 1024;
 
+/// The most parts a file is split into (S3's limit for an upload's parts), whatever size the
+/// server claims: past 625 GiB parts grow beyond [`MAX_PART_SIZE`] instead, so that an absurd
+/// `Content-Range` total costs an error when the file is sized, not all memory for part records.
+const MAX_PARTS: u64 = 10_000;
+
 /// How many connections one split file may use.
 ///
 /// Parallel parts pay off when one connection cannot fill the path: a long round trip limits what
@@ -162,14 +167,13 @@ impl Layout {
         connections: usize,
         validator: Option<String>,
     ) -> Layout {
-        let rest = (total.saturating_sub(first_end + 1))
-            .div_ceil(PARTS_PER_CONNECTION * connections as u64);
-        Layout::split(
-            total,
-            first_end,
-            part_size.max(rest).min(MAX_PART_SIZE),
-            validator,
-        )
+        let rest = total.saturating_sub(first_end + 1);
+        let grown = rest.div_ceil(PARTS_PER_CONNECTION * connections as u64);
+        let size = part_size
+            .max(grown)
+            .min(MAX_PART_SIZE)
+            .max(rest.div_ceil(MAX_PARTS - 1));
+        Layout::split(total, first_end, size, validator)
     }
 
     /// Parts of `part_size` after a first part `[0, first_end]`.
@@ -177,7 +181,7 @@ impl Layout {
         let mut parts = vec![Part::new(0, Some(first_end), 0)];
         let mut start = first_end + 1;
         while start < total {
-            let end = (start + part_size).min(total) - 1;
+            let end = start.saturating_add(part_size).min(total) - 1;
             parts.push(Part::new(start, Some(end), 0));
             start = end + 1;
         }
@@ -300,6 +304,15 @@ mod tests {
         let single = Layout::split(5, 4, 10, None);
         assert_eq!(single.parts.len(), 1);
         assert!(single.validator.is_none());
+    }
+
+    #[test]
+    fn an_absurd_size_makes_few_large_parts_not_billions() {
+        let huge = Layout::ranged(u64::MAX, 8 * 1024 * 1024 - 1, 8 * 1024 * 1024, 4, None);
+        assert!(huge.parts.len() as u64 <= MAX_PARTS, "{}", huge.parts.len());
+        assert_eq!(huge.parts.last().and_then(|p| p.end), Some(u64::MAX - 1));
+        let at_limit = Layout::ranged(10_000 * MAX_PART_SIZE, 0, MAX_PART_SIZE, 8, None);
+        assert!(at_limit.parts.len() as u64 <= MAX_PARTS);
     }
 
     #[test]
