@@ -502,13 +502,14 @@ fn fetch_binary(s: &Settings, p: &mut Problems) -> Option<(String, String)> {
 
 fn app_name(s: &Settings, p: &mut Problems) -> String {
     let name = non_empty(&s.app_name).unwrap_or("app").to_string();
-    let ok = name.len() <= 64
+    // At most 32, as the boot script checks: it becomes the app's Linux user name.
+    let ok = name.len() <= 32
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !ok {
-        p.add(format!("APP_NAME {name:?} is not a valid name: use a lowercase letter, then lowercase letters, digits and hyphens."));
+        p.add(format!("APP_NAME {name:?} is not a valid name: use a lowercase letter, then up to 31 lowercase letters, digits and hyphens."));
     }
     name
 }

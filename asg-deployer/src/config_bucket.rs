@@ -13,12 +13,37 @@ use crate::session::Session;
 use crate::stack;
 use crate::template;
 
-/// The objects every build gets, with their content; the boot script fetches exactly these.
-pub fn build_files() -> [(&'static str, &'static str); 2] {
+/// The objects every build gets, with their content for the app `app_name`; the boot script
+/// fetches exactly these.
+pub fn build_files(app_name: &str) -> [(&'static str, String); 2] {
     [
-        ("app.conf", template::NGINX_SITE),
-        ("app.service", template::SYSTEMD_UNIT),
+        ("app.conf", template::NGINX_SITE.to_string()),
+        ("app.service", systemd_unit(app_name)),
     ]
+}
+
+/// The repository's systemd unit for the app `app_name`. The unit calls the app `app` (its user
+/// and group, `/var/www/app/app.jar`, its log and state directories, its log identifier), and the
+/// boot script runs the unit only if it starts `/var/www/<APP_NAME>/<APP_NAME>.jar`: every `app`
+/// that stands as a word becomes `app_name`.
+pub fn systemd_unit(app_name: &str) -> String {
+    let unit = template::SYSTEMD_UNIT;
+    let is_word_char = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(unit.len());
+    let mut rest = unit;
+    while let Some(at) = rest.find("app") {
+        let before = rest[..at].chars().next_back().or(out.chars().next_back());
+        let after = rest[at + 3..].chars().next();
+        out.push_str(&rest[..at]);
+        out.push_str(if is_word_char(before) || is_word_char(after) {
+            "app"
+        } else {
+            app_name
+        });
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The key of `file` for `build`.
@@ -130,10 +155,11 @@ pub async fn upload(
     clients: &Clients,
     bucket: &str,
     build: u64,
+    app_name: &str,
     display: &Display,
 ) -> Result<Vec<String>, Error> {
     let mut keys = Vec::new();
-    for (file, body) in build_files() {
+    for (file, body) in build_files(app_name) {
         let key = key(build, file);
         clients
             .s3
@@ -141,7 +167,7 @@ pub async fn upload(
             .bucket(bucket)
             .key(&key)
             .content_type("text/plain; charset=utf-8")
-            .body(ByteStream::from_static(body.as_bytes()))
+            .body(ByteStream::from(body.into_bytes()))
             .send()
             .await
             .map_err(|e| crate::error::aws(&format!("PutObject s3://{bucket}/{key}"), e))?;
@@ -149,4 +175,28 @@ pub async fn upload(
         keys.push(key);
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unit_runs_the_app_it_is_named_for() {
+        assert_eq!(systemd_unit("app"), template::SYSTEMD_UNIT);
+        let unit = systemd_unit("shop-2");
+        for line in [
+            "ExecStart=/usr/bin/java -jar /var/www/shop-2/shop-2.jar server",
+            "User=shop-2",
+            "Group=shop-2",
+            "WorkingDirectory=/var/www/shop-2",
+            "SyslogIdentifier=shop-2",
+            "LogsDirectory=shop-2",
+            "StateDirectory=shop-2",
+        ] {
+            assert!(unit.lines().any(|l| l == line), "{line} in\n{unit}");
+        }
+        assert!(unit.contains("Application server"), "other words stay");
+        assert!(!unit.contains("/app") && !unit.contains("=app"), "{unit}");
+    }
 }

@@ -91,6 +91,7 @@ pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         session.clients,
         &bucket,
         deploy.build_number,
+        &deploy.app_name,
         session.display,
     )
     .await?;
@@ -185,7 +186,14 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
             }
         ));
     }
-    config_bucket::upload(session.clients, &bucket, build, session.display).await?;
+    config_bucket::upload(
+        session.clients,
+        &bucket,
+        build,
+        &deploy.app_name,
+        session.display,
+    )
+    .await?;
     let last_seen = newest_event_id(&session.clients.cfn, &info.id).await?;
     let sent = session
         .clients

@@ -211,7 +211,7 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
             "builds/5/app.service"
         ]
     );
-    for (file, body) in asg_deployer::config_bucket::build_files() {
+    for (file, body) in asg_deployer::config_bucket::build_files("app") {
         let got = clients
             .s3
             .get_object()
