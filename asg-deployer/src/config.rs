@@ -140,6 +140,9 @@ impl Problems {
     }
 }
 
+/// Why `create` with neither AMIID nor FETCH_URL is refused: the built-in boot script needs fetch.
+const NO_FETCH_ON_UBUNTU: &str = "AMIID is not set, so instances boot stock Ubuntu 24.04 LTS, which has no fetch for the boot script: set FETCH_URL and FETCH_SHA256 to the fetch binary to install at boot, or AMIID to an image with /usr/local/bin/fetch.";
+
 impl Config {
     /// Checks the raw settings for `command`; reports every problem found.
     pub fn from_settings(command: Command, s: &Settings) -> Result<Config, Error> {
@@ -151,6 +154,14 @@ impl Config {
             }
             Command::Status { .. } | Command::Delete => None,
         };
+        if let Some(d) = &deploy
+            && command == Command::Create
+            && d.ami.is_none()
+            && d.fetch.is_none()
+            && s.cloud_init_path.is_none()
+        {
+            p.add(NO_FETCH_ON_UBUNTU);
+        }
         if p.0.is_empty() {
             Ok(Config {
                 command,

@@ -381,6 +381,18 @@ pub async fn resolve(
             ami.clone()
         }
         (None, Some(ami)) => {
+            // The pinned image had no fetch if the stack installs one at boot: it still has none.
+            let installed = current
+                .and_then(|s| s.parameters.get("FetchUrl"))
+                .filter(|url| !url.is_empty());
+            if let Some(url) = installed
+                && deploy.fetch.is_none()
+                && deploy.boot_script == template::DEFAULT_BOOT_SCRIPT
+            {
+                return Err(Error::Refused(format!(
+                    "the stack's instances install fetch from {url} at boot, as image {ami} has none, but FETCH_URL is not set: set FETCH_URL and FETCH_SHA256 again, or AMIID to an image with /usr/local/bin/fetch"
+                )));
+            }
             session.display.line(format!(
                 "AMI {ami} (pinned in the stack; set AMIID to change it)"
             ));

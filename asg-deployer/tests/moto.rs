@@ -350,11 +350,15 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
     let ubuntu = "ami-0a1b2c3d4e5f60718";
     let moto = Moto::start_with_public_parameters(&[(UBUNTU_PARAMETER, ubuntu)]);
     let net = moto.network().await;
+    // Stock Ubuntu has no fetch: the boot script installs the one at FETCH_URL.
     let without_ami = |build| -> Vec<_> {
-        deploy_env(&moto, &net, "web", build)
+        let mut env: Vec<_> = deploy_env(&moto, &net, "web", build)
             .into_iter()
             .filter(|(k, _)| *k != "AMIID")
-            .collect()
+            .collect();
+        env.push(("FETCH_URL", "https://downloads.example.com/fetch".into()));
+        env.push(("FETCH_SHA256", "b".repeat(64)));
+        env
     };
 
     // create: looked up, printed with where it came from, pinned as a stack parameter.
@@ -379,6 +383,17 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
         (ubuntu.into(), ubuntu.into())
     );
 
+    // That image still has no fetch: an update that no longer installs one is refused.
+    let no_fetch: Vec<_> = without_ami(3)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("FETCH_"))
+        .collect();
+    asg_deploy(&["update"], &no_fetch)
+        .expect_code(2)
+        .expect_output(&format!(
+            "image {ubuntu} has none, but FETCH_URL is not set"
+        ));
+
     // AMIID replaces the pinned AMI.
     asg_deploy(&["update"], &with(without_ami(3), "AMIID", &net.ami))
         .expect_code(0)
@@ -393,10 +408,12 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
 async fn a_missing_ubuntu_parameter_asks_for_amiid() {
     let moto = Moto::start();
     let net = moto.network().await;
-    let env: Vec<_> = deploy_env(&moto, &net, "web", 1)
+    let mut env: Vec<_> = deploy_env(&moto, &net, "web", 1)
         .into_iter()
         .filter(|(k, _)| *k != "AMIID")
         .collect();
+    env.push(("FETCH_URL", "https://downloads.example.com/fetch".into()));
+    env.push(("FETCH_SHA256", "b".repeat(64)));
     asg_deploy(&["create"], &env)
         .expect_code(2)
         .expect_output(&format!(

@@ -22,6 +22,8 @@ fn good() -> Vec<(&'static str, String)> {
             "ARTIFACT_URL",
             "https://artifacts.example.com/app-7.jar".into(),
         ),
+        // An image with fetch in it: stock Ubuntu would need FETCH_URL.
+        ("AMIID", "ami-0123456789abcdef0".into()),
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("AWS_REGION", "eu-west-1".into()),
@@ -173,6 +175,7 @@ fn render_prints_template_and_parameters_without_aws() {
     let script = dir.path().join("boot.sh");
     std::fs::write(&script, "#!/bin/bash\necho custom-boot-marker\n").unwrap();
     let mut env = with("CLOUD_INIT_PATH", script.to_str().unwrap());
+    env.retain(|(k, _)| *k != "AMIID");
     env.push(("BUILD_NUMBER", "42".into()));
     let run = asg_deploy(&["render"], &env);
     run.expect_code(0)
@@ -180,6 +183,23 @@ fn render_prints_template_and_parameters_without_aws() {
         .expect_output("echo custom-boot-marker")
         .expect_output("\"BuildNumber\": \"42\"")
         .expect_output("resolved from SSM at deploy time");
+}
+
+#[test]
+fn stock_ubuntu_needs_fetch_installed_at_boot() {
+    let mut stock = good();
+    stock.retain(|(k, _)| *k != "AMIID");
+    refused(
+        &stock,
+        "AMIID is not set, so instances boot stock Ubuntu 24.04 LTS, which has no fetch",
+    );
+    let mut with_fetch = stock.clone();
+    with_fetch.push(("FETCH_URL", "https://example.com/fetch".into()));
+    with_fetch.push(("FETCH_SHA256", "a".repeat(64)));
+    for env in [&with_fetch, &good()] {
+        // Past validation, the first AWS call fails on the closed port instead: exit 1.
+        asg_deploy(&["create"], env).expect_code(1);
+    }
 }
 
 #[test]
