@@ -19,9 +19,13 @@ pub(crate) fn backoff(retries: u32) -> impl Iterator<Item = Duration> {
         .build()
 }
 
+/// The longest wait a server's `Retry-After` gets: a server that asks for an hour, or a day,
+/// must not hold a run (at boot, say) that long. `--retries` such waits at most, then it fails.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// The wait before another attempt after `err`, or `None` when `err` is final: not transient, or
-/// `delays` used up. A longer wait that the server asked for (`Retry-After`) is honoured, and the
-/// retry is counted in `retried`.
+/// `delays` used up. A longer wait that the server asked for (`Retry-After`) is honoured up to
+/// [`MAX_RETRY_AFTER`], and the retry is counted in `retried`.
 pub(crate) fn delay_before_retry(
     err: &Error,
     delays: &mut impl Iterator<Item = Duration>,
@@ -32,7 +36,8 @@ pub(crate) fn delay_before_retry(
     }
     let delay = delays.next()?;
     retried.fetch_add(1, Ordering::Relaxed);
-    Some(delay.max(err.retry_after().unwrap_or_default()))
+    let asked = err.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER);
+    Some(delay.max(asked))
 }
 
 /// Sleeps, unless the run is stopped first.
@@ -72,6 +77,12 @@ mod tests {
         );
         assert_eq!(delay_before_retry(&busy, &mut delays, &retried), None);
         assert_eq!(retried.load(Ordering::Relaxed), 1);
+        let for_a_day = Error::from_status(503, None, Some(Duration::from_secs(86_400)));
+        let mut delays = [Duration::from_millis(250)].into_iter();
+        assert_eq!(
+            delay_before_retry(&for_a_day, &mut delays, &retried),
+            Some(MAX_RETRY_AFTER)
+        );
     }
 
     #[tokio::test]

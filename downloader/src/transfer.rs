@@ -456,8 +456,11 @@ impl Transfer<'_> {
             self.discard();
             return Err(err);
         }
-        std::fs::rename(&self.paths.partial, &self.paths.target)
-            .map_err(|e| Error::io(&self.paths.target, e))?;
+        if let Err(e) = std::fs::rename(&self.paths.partial, &self.paths.target) {
+            // The target cannot take it (a directory, a name too long): no leftovers either.
+            self.discard();
+            return Err(Error::io(&self.paths.target, e));
+        }
         if had_state {
             let _ = std::fs::remove_file(&self.paths.state);
         }

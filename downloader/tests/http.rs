@@ -255,6 +255,24 @@ async fn a_dropped_https_connection_is_retried_not_blamed_on_the_certificate() {
 }
 
 #[tokio::test]
+async fn a_file_that_cannot_take_its_name_leaves_nothing_behind() {
+    let server = HttpServer::start().await;
+    server.route("/taken.bin", Route::file(data(3 * 1024 * 1024, 6)));
+    let (_home, out, mut cmd) = quiet_fetch();
+    std::fs::create_dir_all(out.join("taken.bin").join("inside")).unwrap();
+    cmd.arg(server.url("/taken.bin"))
+        .args(["--part-size", "1MiB"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    assert!(
+        files(&out).is_empty(),
+        "no partial file left: {:?}",
+        files(&out)
+    );
+    assert!(out.join("taken.bin").join("inside").is_dir());
+}
+
+#[tokio::test]
 async fn a_server_without_ranges_is_downloaded_again_from_the_start() {
     let server = HttpServer::start().await;
     let body = data(200_000, 5);
