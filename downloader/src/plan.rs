@@ -184,6 +184,14 @@ fn s3_entry(url: &Url, shown: String, sha256: Option<String>) -> Result<Entry, R
             "an s3 URL needs a bucket: s3://bucket/key".into(),
         ));
     }
+    // S3 keys may hold '?' and '#', which a URL reads as a query and a fragment: the key would be
+    // cut short without a word, so they must be written percent-encoded.
+    let stray_fragment = url.fragment().is_some_and(|f| !f.starts_with("sha256="));
+    if url.query().is_some() || stray_fragment {
+        return Err(Rejection::Invalid(
+            "an s3 URL takes no query or fragment (but #sha256=): write a '?' in the key as %3F and a '#' as %23".into(),
+        ));
+    }
     let key = percent_decode_str(url.path().trim_start_matches('/'))
         .decode_utf8()
         .map_err(|_| Rejection::Invalid("the object key is not valid UTF-8".into()))?
@@ -315,6 +323,34 @@ mod tests {
         // "http://h" normalizes to "http://h/", a different URL from "https://h/" but the same name.
         assert_eq!(target(&plan[2]), Path::new("index.html"));
         assert_eq!(target(&plan[3]), Path::new("obj.bin"));
+    }
+
+    #[test]
+    fn s3_keys_with_question_marks_and_hashes_are_written_encoded() {
+        let plan = parse(&urls(&[
+            "s3://bucket/report?v=2.csv",
+            "s3://bucket/notes#1.txt",
+            "s3://bucket/report%3Fv=2.csv",
+            "s3://bucket/notes%231.txt",
+        ]));
+        for entry in &plan[..2] {
+            match entry {
+                Entry::Rejected {
+                    why: Rejection::Invalid(why),
+                    ..
+                } => assert!(why.contains("%3F"), "{why}"),
+                other => panic!("expected a rejection, got {other:?}"),
+            }
+        }
+        let key = |entry: &Entry| match entry {
+            Entry::Job(Job {
+                remote: Remote::S3 { key, .. },
+                ..
+            }) => key.clone(),
+            other => panic!("expected an S3 job, got {other:?}"),
+        };
+        assert_eq!(key(&plan[2]), "report?v=2.csv");
+        assert_eq!(key(&plan[3]), "notes#1.txt");
     }
 
     #[test]
