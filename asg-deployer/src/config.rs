@@ -600,7 +600,7 @@ mod tests {
 
     #[test]
     fn defaults_fill_in() {
-        let c = Config::from_settings(Command::Create, &good()).unwrap();
+        let c = Config::from_settings(Command::Update, &good()).unwrap();
         let d = c.deploy.unwrap();
         assert_eq!(d.build_number, 1);
         assert_eq!((d.min_size, d.desired_capacity, d.max_size), (1, 2, 3));
