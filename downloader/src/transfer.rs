@@ -26,7 +26,7 @@ use crate::progress::JobProgress;
 use crate::retry::{backoff, delay_before_retry, pause};
 use crate::source::{Body, ByteRange, Extent, Head, Source};
 use crate::stop::Stop;
-use crate::verify::{StoredChecksum, sha256_file};
+use crate::verify::{StoredChecksum, check_file};
 
 /// Settings that shape every transfer of a run.
 #[derive(Clone)]
@@ -433,16 +433,7 @@ impl Transfer<'_> {
                     .map_err(|e| Error::io(&partial, e))?;
                 file.set_len(bytes).map_err(|e| Error::io(&partial, e))?;
             }
-            if let Some(expected) = expected {
-                let actual = sha256_file(&partial)?;
-                if actual != expected {
-                    return Err(Error::ChecksumMismatch { expected, actual });
-                }
-            }
-            if let Some(stored) = reread {
-                stored.check(&partial)?;
-            }
-            Ok(())
+            check_file(&partial, expected, reread.as_ref())
         };
         // Most files have nothing to verify beyond their size: no thread hand-off for them.
         let verify = match checked {

@@ -60,13 +60,6 @@ impl StoredChecksum {
         self.compare(crc.base64())
     }
 
-    /// Reads the file at `path` and compares it with the stored checksum.
-    pub fn check(&self, path: &Path) -> Result<()> {
-        let mut checksum = self.algorithm.into_impl();
-        read_through(path, |bytes| checksum.update(bytes))?;
-        self.compare(base64::encode(checksum.finalize()))
-    }
-
     fn compare(&self, actual: String) -> Result<()> {
         if actual == self.expected {
             Ok(())
@@ -112,11 +105,36 @@ impl RunningCrc {
     }
 }
 
-/// SHA-256 of a file, lower-case hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut hasher = Sha256::new();
-    read_through(path, |bytes| hasher.update(bytes))?;
-    Ok(hex::encode(hasher.finalize()))
+/// Reads the file at `path` once and checks it against the `#sha256=` of its URL (lower-case hex)
+/// and the checksum S3 stored with it, whichever are given.
+pub fn check_file(
+    path: &Path,
+    sha256: Option<String>,
+    stored: Option<&StoredChecksum>,
+) -> Result<()> {
+    if sha256.is_none() && stored.is_none() {
+        return Ok(());
+    }
+    let mut hasher = sha256.as_ref().map(|_| Sha256::new());
+    let mut checksum = stored.map(|s| s.algorithm.into_impl());
+    read_through(path, |bytes| {
+        if let Some(hasher) = hasher.as_mut() {
+            hasher.update(bytes);
+        }
+        if let Some(checksum) = checksum.as_mut() {
+            checksum.update(bytes);
+        }
+    })?;
+    if let (Some(expected), Some(hasher)) = (sha256, hasher) {
+        let actual = hex::encode(hasher.finalize());
+        if actual != expected {
+            return Err(Error::ChecksumMismatch { expected, actual });
+        }
+    }
+    match (stored, checksum) {
+        (Some(stored), Some(checksum)) => stored.compare(base64::encode(checksum.finalize())),
+        _ => Ok(()),
+    }
 }
 
 /// Feeds the whole file to `consume`, in large reads.
@@ -150,19 +168,26 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, b"hello world").unwrap();
         // The values S3 returns for "hello world" (x-amz-checksum-crc32 and -sha256).
-        stored("crc32", "DUoRhQ==").check(&path).unwrap();
-        stored("sha256", "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=")
-            .check(&path)
-            .unwrap();
-        let err = stored("crc32", "AAAAAA==").check(&path).unwrap_err();
+        let sha256 =
+            || Some("b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9".into());
+        check_file(&path, None, Some(&stored("crc32", "DUoRhQ=="))).unwrap();
+        let s3_sha256 = stored("sha256", "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=");
+        check_file(&path, None, Some(&s3_sha256)).unwrap();
+        let err = check_file(&path, None, Some(&stored("crc32", "AAAAAA=="))).unwrap_err();
         assert!(
             matches!(&err, Error::StoredChecksumMismatch { expected, actual }
                 if expected == "AAAAAA==" && actual == "DUoRhQ=="),
             "{err:?}"
         );
-        assert_eq!(
-            sha256_file(&path).unwrap(),
-            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        check_file(&path, sha256(), None).unwrap();
+        // Both in one read; each is still checked.
+        check_file(&path, sha256(), Some(&s3_sha256)).unwrap();
+        let err = check_file(&path, Some("0".repeat(64)), Some(&s3_sha256)).unwrap_err();
+        assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err:?}");
+        let err = check_file(&path, sha256(), Some(&stored("crc32", "AAAAAA=="))).unwrap_err();
+        assert!(
+            matches!(err, Error::StoredChecksumMismatch { .. }),
+            "{err:?}"
         );
     }
 
