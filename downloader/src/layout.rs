@@ -185,11 +185,12 @@ impl Layout {
             parts.push(Part::new(start, Some(end), 0));
             start = end + 1;
         }
-        // The server answered a range request, so ranges work; without a validator a retried range
-        // cannot prove the file unchanged, and such a file is not resumed across runs.
+        // The server answered a range request, so ranges work; but without a validator a retried
+        // range cannot prove the file unchanged: such a file (one part, see
+        // `Transfer::fresh`) is asked for whole again, and not resumed across runs.
         Layout {
             total: Some(total),
-            ranged: true,
+            ranged: validator.is_some(),
             validator,
             parts,
         }
@@ -304,6 +305,7 @@ mod tests {
         let single = Layout::split(5, 4, 10, None);
         assert_eq!(single.parts.len(), 1);
         assert!(single.validator.is_none());
+        assert!(!single.ranged, "without a validator a retry starts over");
     }
 
     #[test]

@@ -225,6 +225,19 @@ impl Transfer<'_> {
             Ok(reply) => reply,
             Err(err) => return (empty, Err(err)),
         };
+        let reply = match reply.extent {
+            // Without a validator nothing proves that later ranges come from the same file: a file
+            // replaced at the same size would be spliced from two versions. Ask for it whole.
+            Extent::Partial { end, total, .. } if reply.validator.is_none() && end + 1 < total => {
+                tracing::info!(url = %self.job.shown, "no ETag or Last-Modified: not split into parts");
+                drop(reply);
+                match self.request_with_retries(None).await {
+                    Ok(reply) => reply,
+                    Err(err) => return (empty, Err(err)),
+                }
+            }
+            _ => reply,
+        };
         let layout = match reply.extent {
             Extent::Partial {
                 start: 0,

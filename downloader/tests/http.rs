@@ -298,6 +298,57 @@ async fn a_server_without_ranges_is_downloaded_again_from_the_start() {
     );
 }
 
+/// A file served with ranges but no ETag or Last-Modified, replaced at the same size once its
+/// first answer went out: nothing could tell the later ranges that they come from another file.
+fn changes_without_a_validator(old: &[u8], new: &[u8]) -> Route {
+    Route {
+        etag: None,
+        changes_to: Some(new.to_vec().into()),
+        ..Route::file(old.to_vec())
+    }
+}
+
+#[tokio::test]
+async fn a_file_without_a_validator_is_not_spliced_from_two_versions() {
+    let server = HttpServer::start().await;
+    let (old, new) = (data(1024 * 1024, 1), data(1024 * 1024, 2));
+    server.route("/big.bin", changes_without_a_validator(&old, &new));
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/big.bin"))
+        .args(["--part-size", "256KiB", "-x", "4"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert!(
+        std::fs::read(out.join("big.bin")).unwrap() == new,
+        "the file is one version whole, not parts of both"
+    );
+    let hits = server.hits("/big.bin");
+    let ranges: Vec<_> = hits.iter().map(|h| h.header("range")).collect();
+    assert_eq!(ranges, [Some("bytes=0-262143"), None], "asked for whole");
+}
+
+#[tokio::test]
+async fn a_retry_without_a_validator_starts_over() {
+    let server = HttpServer::start().await;
+    let (old, new) = (data(200_000, 3), data(200_000, 4));
+    server.route(
+        "/cut.bin",
+        Route {
+            cuts: 1,
+            cut_after: 100_000,
+            ..changes_without_a_validator(&old, &new)
+        },
+    );
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/cut.bin"));
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert!(std::fs::read(out.join("cut.bin")).unwrap() == new);
+    let hits = server.hits("/cut.bin");
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert_eq!(hits[1].header("range"), None, "the retry asks for it whole");
+}
+
 #[tokio::test]
 async fn an_interrupted_run_is_resumed_by_the_next() {
     let server = HttpServer::start().await;

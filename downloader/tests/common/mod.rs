@@ -48,6 +48,8 @@ pub struct Route {
     pub location: Option<String>,
     /// Wait this long before answering each request, as a distant server would.
     pub latency: Duration,
+    /// Once the file has been answered, it is replaced by these bytes (a file changed in place).
+    pub changes_to: Option<Bytes>,
 }
 
 impl Route {
@@ -320,6 +322,9 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
         Some((start, end)) => (206, route.body.slice(start as usize..=end as usize)),
         None => (200, route.body.clone()),
     };
+    if let Some(next) = route.changes_to.take() {
+        route.body = next;
+    }
     let cut = if route.cuts > 0 {
         route.cuts -= 1;
         Some(route.cut_after)
