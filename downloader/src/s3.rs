@@ -1,8 +1,10 @@
 //! S3 transfers with aws-sdk-s3: credentials, regions, listing prefixes, ranged GETs. SDK errors are
 //! classified once, here.
 //!
-//! The SDK retries failed requests itself (standard mode, `--retries` + 1 attempts); the transfer
-//! layer retries only what the SDK cannot see, a body stream that breaks or stalls.
+//! A GetObject is retried by the transfer layer alone, as an http GET is (`--retries`, counted in
+//! the report, cut short by a stop): the SDK's own retries would multiply with those. The SDK
+//! retries the requests fetch does not retry itself, the listing of a prefix (standard mode,
+//! `--retries` + 1 attempts).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -261,6 +263,11 @@ fn http_client(trust: TrustStore) -> SharedHttpClient {
     })
 }
 
+/// A request's configuration for one attempt: what is retried, fetch retries itself.
+fn no_retries() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
 /// One S3 object.
 #[derive(Clone)]
 pub struct S3Source {
@@ -303,9 +310,7 @@ impl S3Source {
         }
         let head = head
             .customize()
-            .config_override(
-                aws_sdk_s3::config::Builder::default().retry_config(RetryConfig::disabled()),
-            )
+            .config_override(no_retries())
             .send()
             .await
             .ok()?;
@@ -330,7 +335,12 @@ impl S3Source {
                     request = request.if_match(etag);
                 }
             }
-            match request.send().await {
+            let sent = request
+                .customize()
+                .config_override(no_retries())
+                .send()
+                .await;
+            match sent {
                 Ok(output) => return Ok(self.reply(output)),
                 Err(err) => {
                     let invalid_range =

@@ -306,6 +306,38 @@ async fn missing_objects_and_wrong_keys_fail_clearly() {
 }
 
 #[tokio::test]
+async fn throttling_is_retried_once_per_retry_and_counted() {
+    let s3 = S3Server::start().await;
+    let body = data(100_000, 9);
+    s3.put("bucket", "busy.bin", body.clone()).await;
+    let fetcher = Fetcher::new(&s3);
+    let flags = ["-q", "--json", "--retries", "1"];
+
+    s3.throttle(1);
+    let output = fetcher.run(&flags, &["s3://bucket/busy.bin"]).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(fetcher.out.join("busy.bin")).unwrap(), body);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["items"][0]["retries"], 1,
+        "the retry is in the report"
+    );
+    assert_eq!(s3.ranges("/bucket/busy.bin").len(), 2);
+
+    // Two refusals use up `--retries 1`: the SDK does not retry each of fetch's attempts again.
+    std::fs::remove_file(fetcher.out.join("busy.bin")).unwrap();
+    s3.throttle(2);
+    let output = fetcher.run(&flags, &["s3://bucket/busy.bin"]).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("SlowDown"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(s3.ranges("/bucket/busy.bin").len(), 4);
+}
+
+#[tokio::test]
 async fn no_credentials_is_explained() {
     let s3 = S3Server::start().await;
     s3.put("bucket", "k", "v").await;

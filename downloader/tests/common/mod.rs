@@ -409,6 +409,8 @@ pub struct S3Server {
     waiting: Waiting,
     /// Every GET's path and `Range` header, in arrival order.
     ranges: SeenRanges,
+    /// How many more GETs of an object are answered `503 SlowDown`, as S3 throttles.
+    throttled: Arc<AtomicUsize>,
     root: tempfile::TempDir,
 }
 
@@ -441,6 +443,11 @@ impl S3Server {
             .collect()
     }
 
+    /// Answers the next `gets` GETs of an object with S3's `503 SlowDown` instead of the object.
+    pub fn throttle(&self, gets: usize) {
+        self.throttled.store(gets, Ordering::SeqCst);
+    }
+
     /// Where s3s-fs keeps an object's bytes, to change them behind the server's back.
     pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
         self.root.path().join(bucket).join(key)
@@ -464,16 +471,28 @@ impl S3Server {
         let counted = waiting.clone();
         let ranges: SeenRanges = Arc::default();
         let seen = ranges.clone();
+        let throttled = Arc::new(AtomicUsize::new(0));
+        let throttle = throttled.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let mut slow_down = false;
+            // `/bucket/key`: an object, not a bucket's listing.
+            let object = req.uri().path().trim_start_matches('/').contains('/');
             if req.method() == hyper::Method::GET {
                 let range = req.headers().get("range").and_then(|v| v.to_str().ok());
                 seen.lock()
                     .unwrap()
                     .push((req.uri().path().to_string(), range.map(String::from)));
+                slow_down = object
+                    && throttle
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
             }
             let service = service.clone();
             let waiting = counted.clone();
             async move {
+                if slow_down {
+                    return Ok(slow_down_answer());
+                }
                 waiting
                     .during(async {
                         tokio::time::sleep(latency).await;
@@ -503,6 +522,7 @@ impl S3Server {
             ca_pem: None,
             waiting,
             ranges,
+            throttled,
             root,
         }
     }
@@ -550,6 +570,18 @@ impl S3Server {
             .await
             .unwrap();
     }
+}
+
+/// S3's answer to a client that should slow down: 503 with the `SlowDown` error document.
+fn slow_down_answer() -> s3s::HttpResponse {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+                <Message>Please reduce your request rate.</Message><RequestId>T1</RequestId></Error>";
+    let mut response = Response::new(s3s::Body::from(body.to_string()));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/xml"));
+    response
 }
 
 /// Deterministic pseudo-random bytes, so a misplaced range shows as a mismatch.
