@@ -125,16 +125,47 @@ pub enum Error {
     UnsafeName(String),
 
     /// Ctrl-C or SIGTERM stopped the run.
-    #[error("interrupted; the partial download was kept and the same command resumes it")]
-    Interrupted,
+    #[error("interrupted{0}")]
+    Interrupted(Leftover),
 
     /// `--deadline` passed.
-    #[error("the --deadline passed before the download finished; the same command resumes it")]
-    DeadlineReached,
+    #[error("the --deadline passed{0}")]
+    DeadlineReached(Leftover),
 
     /// Anything else the SDK reported, already phrased.
     #[error("{0}")]
     Other(String),
+}
+
+/// What a stop left of a download, so that its report line says what the next run will find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftover {
+    /// The download had not started.
+    NotStarted,
+    /// It had started, but no byte had arrived.
+    NothingArrived,
+    /// This many bytes were kept, with the state a later run resumes from.
+    Kept(u64),
+    /// Bytes had arrived, but were removed: the server gives no way to resume this file.
+    Dropped,
+}
+
+impl std::fmt::Display for Leftover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Leftover::NotStarted => write!(f, " before the download started"),
+            Leftover::NothingArrived => write!(f, " before any byte arrived"),
+            Leftover::Kept(bytes) => write!(
+                f,
+                "; the {} that arrived were kept, and the same command resumes from there",
+                indicatif::HumanBytes(*bytes)
+            ),
+            Leftover::Dropped => write!(
+                f,
+                "; what arrived was not kept, as the server gives no way to resume this file"
+            ),
+        }
+    }
 }
 
 fn reason_suffix(reason: &Option<String>) -> String {
@@ -170,6 +201,16 @@ impl Error {
         match self {
             Error::Transient { retry_after, .. } => *retry_after,
             _ => None,
+        }
+    }
+
+    /// A stop's error ([`Error::Interrupted`], [`Error::DeadlineReached`]) saying what it left of
+    /// the download; any other error as it is.
+    pub fn leaving(self, leftover: Leftover) -> Error {
+        match self {
+            Error::Interrupted(_) => Error::Interrupted(leftover),
+            Error::DeadlineReached(_) => Error::DeadlineReached(leftover),
+            other => other,
         }
     }
 

@@ -94,13 +94,17 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     let clients = Clients {
         http: http::HttpClients::new(config, lanes.count())?,
         // Loading AWS settings costs file reads and maybe network: only when an s3 URL needs it.
+        // Cut short by a stop, there are none, and no s3 URL is started.
         s3: if needs_s3 {
-            Some(Arc::new(S3Clients::load(config).await))
+            stop.unless_stopped(async { Ok(S3Clients::load(config).await) })
+                .await
+                .ok()
+                .map(Arc::new)
         } else {
             None
         },
     };
-    let mut entries = expand_prefixes(entries, clients.s3.as_deref()).await;
+    let mut entries = expand_prefixes(entries, clients.s3.as_deref(), &stop).await;
     plan::resolve_conflicts(&mut entries);
 
     let progress = Progress::new(config.quiet);
@@ -120,8 +124,9 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     Ok(Report::new(outcomes, started.elapsed(), interrupted))
 }
 
-/// Replaces each s3 prefix by one job per object under it.
-async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>) -> Vec<Entry> {
+/// Replaces each s3 prefix by one job per object under it; after a stop, the prefixes not yet
+/// listed fail with the stop's reason.
+async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>, stop: &Stop) -> Vec<Entry> {
     let mut expanded = Vec::with_capacity(entries.len());
     for entry in entries {
         let Entry::S3Prefix {
@@ -133,8 +138,11 @@ async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>) -> Vec<Ent
             expanded.push(entry);
             continue;
         };
-        let s3 = s3.expect("s3 clients exist when an s3 URL does");
-        match s3.list(&bucket, &prefix).await {
+        let listed = match s3 {
+            Some(s3) => stop.unless_stopped(s3.list(&bucket, &prefix)).await,
+            None => Err(stop.error()),
+        };
+        match listed {
             Ok(objects) if objects.is_empty() => expanded.push(Entry::Rejected {
                 shown,
                 why: Rejection::Failed("no objects under this prefix".into()),
@@ -156,6 +164,12 @@ async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>) -> Vec<Ent
                         Err(why) => Entry::Rejected { shown, why },
                     });
                 }
+            }
+            Err(err @ (Error::Interrupted(_) | Error::DeadlineReached(_))) => {
+                expanded.push(Entry::Rejected {
+                    shown,
+                    why: Rejection::Failed(err.to_string()),
+                })
             }
             Err(err) => expanded.push(Entry::Rejected {
                 shown,
@@ -279,10 +293,9 @@ impl Pool {
                 self.settings.idle_timeout,
             )),
             Remote::S3 { bucket, key } => Source::S3(S3Source::new(
-                self.clients
-                    .s3
-                    .clone()
-                    .expect("s3 clients exist when an s3 URL does"),
+                self.clients.s3.clone().expect(
+                    "s3 clients exist when an s3 URL starts (a stop before them starts none)",
+                ),
                 bucket.clone(),
                 key.clone(),
             )),

@@ -50,7 +50,7 @@ impl PartWorker {
             let attempt = async {
                 let mut stream = match body.take() {
                     Some(stream) => stream,
-                    None => self.open(part).await?,
+                    None => self.stop.unless_stopped(self.open(part)).await?,
                 };
                 self.pump(part, &mut stream).await?;
                 match part.len() {

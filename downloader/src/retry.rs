@@ -42,10 +42,11 @@ pub(crate) fn delay_before_retry(
 
 /// Sleeps, unless the run is stopped first.
 pub(crate) async fn pause(stop: &Stop, delay: Duration) -> Result<()> {
-    tokio::select! {
-        _ = stop.stopped() => Err(stop.error()),
-        _ = tokio::time::sleep(delay) => Ok(()),
-    }
+    stop.unless_stopped(async {
+        tokio::time::sleep(delay).await;
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -90,6 +91,9 @@ mod tests {
         let stop = Stop::new();
         stop.stop(crate::stop::StopReason::Deadline);
         let waited = pause(&stop, Duration::from_secs(3600)).await;
-        assert!(matches!(waited, Err(crate::error::Error::DeadlineReached)));
+        assert!(matches!(
+            waited,
+            Err(crate::error::Error::DeadlineReached(_))
+        ));
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::Error;
+use crate::error::{Error, Leftover};
 
 /// What stopped the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +45,25 @@ impl Stop {
         self.token.cancelled().await;
     }
 
-    /// The error a transfer cut short by the signal reports.
+    /// Runs `work` unless the signal fires first, which drops it and gives [`Self::error`]: for
+    /// waits with no end of their own but timeouts (a request, a listing, the AWS setup).
+    pub async fn unless_stopped<T>(
+        &self,
+        work: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        tokio::select! {
+            biased;
+            _ = self.stopped() => Err(self.error()),
+            done = work => done,
+        }
+    }
+
+    /// The error of work cut short by the signal; a transfer says what it left with
+    /// [`Error::leaving`].
     pub fn error(&self) -> Error {
         match self.reason() {
-            Some(StopReason::Deadline) => Error::DeadlineReached,
-            _ => Error::Interrupted,
+            Some(StopReason::Deadline) => Error::DeadlineReached(Leftover::NotStarted),
+            _ => Error::Interrupted(Leftover::NotStarted),
         }
     }
 }

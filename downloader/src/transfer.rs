@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Leftover, Result};
 use crate::lanes::Lanes;
 use crate::layout::{Connections, Layout};
 use crate::part::PartWorker;
@@ -186,8 +186,12 @@ impl Transfer<'_> {
         match outcome {
             Ok(()) => self.finish(&layout, resumed_from, had_state).await,
             Err(err) => {
-                self.keep_or_discard(&layout, &err);
-                Err(err)
+                let leftover = match self.keep_or_discard(&layout, &err) {
+                    true => Leftover::Kept(layout.done()),
+                    false if layout.done() == 0 => Leftover::NothingArrived,
+                    false => Leftover::Dropped,
+                };
+                Err(err.leaving(leftover))
             }
         }
     }
@@ -287,11 +291,10 @@ impl Transfer<'_> {
     /// Asks what the server tells before a download (see [`Source::head`]), and keeps the stored
     /// checksum for [`Self::finish`].
     async fn head(&self) -> Result<Head> {
-        let head = tokio::select! {
-            biased;
-            _ = self.stop.stopped() => return Err(self.stop.error()),
-            head = self.source.head() => head.unwrap_or_default(),
-        };
+        let head = self
+            .stop
+            .unless_stopped(async { Ok(self.source.head().await.unwrap_or_default()) })
+            .await?;
         *self.checksum.lock().expect("checksum lock") = head.checksum.clone();
         Ok(head)
     }
@@ -309,12 +312,7 @@ impl Transfer<'_> {
     async fn request_with_retries(&self, range: Option<ByteRange>) -> Result<crate::source::Reply> {
         let mut delays = backoff(self.settings.retries);
         loop {
-            let attempt = tokio::select! {
-                biased;
-                _ = self.stop.stopped() => return Err(self.stop.error()),
-                reply = self.source.get(range, None) => reply,
-            };
-            let err = match attempt {
+            let err = match self.stop.unless_stopped(self.source.get(range, None)).await {
                 Ok(reply) => return Ok(reply),
                 Err(err) => err,
             };
@@ -479,8 +477,8 @@ impl Transfer<'_> {
     }
 
     /// After `err`: keep the partial file and record its state when a later run can resume it,
-    /// otherwise (bytes known to be wrong included) remove it.
-    fn keep_or_discard(&self, layout: &Layout, err: &Error) {
+    /// otherwise (bytes known to be wrong included) remove it. Returns whether it was kept.
+    fn keep_or_discard(&self, layout: &Layout, err: &Error) -> bool {
         let saved = !err.is_corrupt_data()
             && layout
                 .resume_state(&self.job.shown)
@@ -488,6 +486,7 @@ impl Transfer<'_> {
         if !saved {
             self.discard();
         }
+        saved
     }
 
     fn discard(&self) {

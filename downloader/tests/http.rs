@@ -814,6 +814,79 @@ async fn stalls_time_out_and_the_deadline_bounds_the_run() {
     // Not a timing assertion on speed: only that the 30 s idle timeout did not have to pass.
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     assert!(!out.join("stall").exists());
+
+    // What a server without ranges sent cannot be resumed, and the report does not claim it was.
+    server.route(
+        "/plain",
+        Route {
+            stall_after: Some(1000),
+            ..Route::no_ranges(data(100_000, 2))
+        },
+    );
+    let plain = home.path().join("plain");
+    let mut deadline = fetch(home.path());
+    deadline
+        .args(["-q", "--deadline", "1", "-o", plain.to_str().unwrap(), "-u"])
+        .arg(server.url("/plain"));
+    let output = run(deadline).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("what arrived was not kept"),
+        "{}",
+        describe(&output)
+    );
+    assert!(files(&plain).is_empty(), "{:?}", files(&plain));
+}
+
+#[tokio::test]
+async fn the_deadline_cuts_a_waiting_part_short_and_keeps_what_arrived() {
+    let server = HttpServer::start().await;
+    let body = data(3 * 1024 * 1024, 14);
+    server.route(
+        "/big.bin",
+        Route {
+            // The first part arrives; the others' answers would take a minute.
+            latency: std::time::Duration::from_secs(60),
+            fast_first: 1,
+            ..Route::file(body.clone())
+        },
+    );
+    let (home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/big.bin")).args([
+        "--part-size",
+        "1MiB",
+        "-x",
+        "2",
+        "--timeout",
+        "100",
+        "--deadline",
+        "1",
+    ]);
+    let started = std::time::Instant::now();
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--deadline passed; the 1.00 MiB that arrived were kept"),
+        "{}",
+        describe(&output)
+    );
+    // Not a timing assertion on speed: only that the parts' answers were not waited for.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(
+        files(&out),
+        vec![".big.bin.fetch-part", ".big.bin.fetch-state"]
+    );
+
+    server.route("/big.bin", Route::file(body.clone()));
+    let mut again = fetch(home.path());
+    again
+        .args(["-q", "--json", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/big.bin"));
+    let output = run(again).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["resumed_bytes"], 1024 * 1024);
 }
 
 #[tokio::test]

@@ -338,6 +338,40 @@ async fn throttling_is_retried_once_per_retry_and_counted() {
 }
 
 #[tokio::test]
+async fn the_deadline_cuts_a_listing_and_a_head_short() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "tree/a.txt", "a").await;
+    s3.put("bucket", "one.txt", "1").await;
+    // Every answer from now on would take a minute.
+    s3.set_latency(std::time::Duration::from_secs(60));
+    let fetcher = Fetcher::new(&s3);
+    let flags = ["-q", "--timeout", "100", "--deadline", "1"];
+    let started = std::time::Instant::now();
+    let output = fetcher
+        .run(&flags, &["s3://bucket/tree/", "s3://bucket/one.txt"])
+        .await;
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    // Jobs start once the prefixes are listed: neither did.
+    let not_started = "the --deadline passed before the download started";
+    assert_eq!(err.matches(not_started).count(), 2, "{err}");
+    // Not a timing assertion on speed: only that the answers were not waited for.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+    // A single key's download begins with its HEAD.
+    let started = std::time::Instant::now();
+    let output = fetcher.run(&flags, &["s3://bucket/one.txt"]).await;
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains("--deadline passed before any byte arrived"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(files(&fetcher.out).is_empty());
+}
+
+#[tokio::test]
 async fn no_credentials_is_explained() {
     let s3 = S3Server::start().await;
     s3.put("bucket", "k", "v").await;

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +48,8 @@ pub struct Route {
     pub location: Option<String>,
     /// Wait this long before answering each request, as a distant server would.
     pub latency: Duration,
+    /// The first requests answered without `latency`.
+    pub fast_first: usize,
     /// Once the file has been answered, it is replaced by these bytes (a file changed in place).
     pub changes_to: Option<Bytes>,
 }
@@ -251,7 +253,12 @@ async fn answer(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Re
     let path = req.uri().path().to_string();
     let (latency, waiting) = {
         let mut state = state.lock().unwrap();
-        let latency = state.routes.get(&path).map(|r| r.latency);
+        let earlier = state.hits.iter().filter(|hit| hit.path == path).count();
+        let latency = state
+            .routes
+            .get(&path)
+            .filter(|r| earlier >= r.fast_first)
+            .map(|r| r.latency);
         let waiting = state.waiting.entry(path).or_default().clone();
         (latency.unwrap_or_default(), waiting)
     };
@@ -411,6 +418,8 @@ pub struct S3Server {
     ranges: SeenRanges,
     /// How many more GETs of an object are answered `503 SlowDown`, as S3 throttles.
     throttled: Arc<AtomicUsize>,
+    /// The wait before each answer, in milliseconds.
+    latency: Arc<AtomicU64>,
     root: tempfile::TempDir,
 }
 
@@ -443,6 +452,12 @@ impl S3Server {
             .collect()
     }
 
+    /// Waits `latency` before each answer from now on.
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency
+            .store(latency.as_millis() as u64, Ordering::SeqCst);
+    }
+
     /// Answers the next `gets` GETs of an object with S3's `503 SlowDown` instead of the object.
     pub fn throttle(&self, gets: usize) {
         self.throttled.store(gets, Ordering::SeqCst);
@@ -473,6 +488,8 @@ impl S3Server {
         let seen = ranges.clone();
         let throttled = Arc::new(AtomicUsize::new(0));
         let throttle = throttled.clone();
+        let latency = Arc::new(AtomicU64::new(latency.as_millis() as u64));
+        let wait = latency.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let mut slow_down = false;
             // `/bucket/key`: an object, not a bucket's listing.
@@ -489,6 +506,7 @@ impl S3Server {
             }
             let service = service.clone();
             let waiting = counted.clone();
+            let latency = Duration::from_millis(wait.load(Ordering::SeqCst));
             async move {
                 if slow_down {
                     return Ok(slow_down_answer());
@@ -523,6 +541,7 @@ impl S3Server {
             waiting,
             ranges,
             throttled,
+            latency,
             root,
         }
     }
