@@ -19,7 +19,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::ResponseChecksumValidation;
 use aws_sdk_s3::config::SharedHttpClient;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
@@ -161,22 +163,34 @@ impl S3Clients {
             .insert(bucket.to_string(), region);
     }
 
-    /// Every object under `prefix`, in listing order; "folder" marker keys are left out.
-    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>> {
-        let mut relocated = false;
-        loop {
-            match self.list_in_region(bucket, prefix).await {
-                Err(Error::WrongRegion(region)) if !relocated => {
-                    self.learn_region(bucket, region);
-                    relocated = true;
-                }
-                other => return other,
+    /// Runs `request` with a client for `bucket`'s region; when S3 answers that the bucket lives
+    /// in another, learns that region and runs it once more there.
+    async fn in_region<T, F, Fut>(&self, bucket: &str, request: F) -> Result<T>
+    where
+        F: Fn(aws_sdk_s3::Client) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        match request(self.client_for(bucket)).await {
+            Err(Error::WrongRegion(region)) => {
+                self.learn_region(bucket, region);
+                request(self.client_for(bucket)).await
             }
+            other => other,
         }
     }
 
-    async fn list_in_region(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>> {
-        let client = self.client_for(bucket);
+    /// Every object under `prefix`, in listing order; "folder" marker keys are left out.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>> {
+        self.in_region(bucket, |client| self.list_with(client, bucket, prefix))
+            .await
+    }
+
+    async fn list_with(
+        &self,
+        client: aws_sdk_s3::Client,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Listed>> {
         let mut pages = client
             .list_objects_v2()
             .bucket(bucket)
@@ -292,9 +306,10 @@ impl S3Source {
     }
 
     /// What a HeadObject tells before a download, as s5cmd and the AWS CLI ask it: the object's
-    /// size and the full-object checksum S3 stored with it. Only a hint, asked once without
-    /// retries: on any failure the GET that follows reports it, with S3's reasons, retries what is
-    /// transient, and finds a bucket in another region.
+    /// size and the full-object checksum S3 stored with it. Only a hint, asked without retries:
+    /// on a failure the GET that follows reports it, with S3's reasons, and retries what is
+    /// transient. A bucket in another region is asked again there, or its object would come
+    /// without the checksum.
     ///
     /// The checksum is asked for unless the SDK's own check of responses is limited to what an
     /// operation requires (`AWS_RESPONSE_CHECKSUM_VALIDATION=when_required`, or the profile's
@@ -303,15 +318,16 @@ impl S3Source {
     pub async fn head(&self) -> Option<Head> {
         let checks = self.clients.base.response_checksum_validation()
             != Some(ResponseChecksumValidation::WhenRequired);
-        let client = self.clients.client_for(&self.bucket);
-        let mut head = client.head_object().bucket(&self.bucket).key(&self.key);
-        if checks {
-            head = head.checksum_mode(ChecksumMode::Enabled);
-        }
-        let head = head
-            .customize()
-            .config_override(no_retries())
-            .send()
+        let head = self
+            .clients
+            .in_region(&self.bucket, |client| async move {
+                let mut head = client.head_object().bucket(&self.bucket).key(&self.key);
+                if checks {
+                    head = head.checksum_mode(ChecksumMode::Enabled);
+                }
+                let sent = head.customize().config_override(no_retries()).send().await;
+                sent.map_err(|err| self.classify(&err))
+            })
             .await
             .ok()?;
         Some(Head {
@@ -324,45 +340,56 @@ impl S3Source {
 
     /// See [`crate::source::Source::get`]: a ranged GetObject, validated with `If-Match`.
     pub async fn get(&self, range: Option<ByteRange>, validator: Option<&str>) -> Result<Reply> {
-        let mut relocated = false;
-        let mut range = range;
-        loop {
-            let client = self.clients.client_for(&self.bucket);
-            let mut request = client.get_object().bucket(&self.bucket).key(&self.key);
-            if let Some(r) = range {
-                request = request.range(range_header(r));
-                if let Some(etag) = validator {
-                    request = request.if_match(etag);
-                }
-            }
-            let sent = request
-                .customize()
-                .config_override(no_retries())
-                .send()
-                .await;
-            match sent {
-                Ok(output) => return Ok(self.reply(output)),
-                Err(err) => {
-                    let invalid_range =
-                        err.as_service_error().and_then(|e| e.code()) == Some("InvalidRange");
-                    if invalid_range && range.is_some_and(|r| r.start == 0) {
+        let output = self
+            .clients
+            .in_region(&self.bucket, |client| async move {
+                match self.get_object(&client, range, validator).await {
+                    Err(err)
+                        if err.as_service_error().and_then(|e| e.code())
+                            == Some("InvalidRange")
+                            && range.is_some_and(|r| r.start == 0) =>
+                    {
                         // Only an empty object has no byte 0: ask for it whole.
-                        range = None;
-                        continue;
+                        self.get_object(&client, None, None).await
                     }
-                    match classify(&err, &self.bucket, self.clients.idle_timeout) {
-                        Error::WrongRegion(region) if !relocated => {
-                            self.clients.learn_region(&self.bucket, region);
-                            relocated = true;
-                        }
-                        other => return Err(other),
-                    }
+                    sent => sent,
                 }
-            }
-        }
+                .map_err(|err| self.classify(&err))
+            })
+            .await?;
+        Ok(self.reply(output))
     }
 
-    fn reply(&self, output: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Reply {
+    /// One GetObject of `range`, on condition that the object's ETag is still `validator`.
+    async fn get_object(
+        &self,
+        client: &aws_sdk_s3::Client,
+        range: Option<ByteRange>,
+        validator: Option<&str>,
+    ) -> std::result::Result<GetObjectOutput, SdkError<GetObjectError, HttpResponse>> {
+        let mut request = client.get_object().bucket(&self.bucket).key(&self.key);
+        if let Some(r) = range {
+            request = request.range(range_header(r));
+            if let Some(etag) = validator {
+                request = request.if_match(etag);
+            }
+        }
+        request
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await
+    }
+
+    /// [`classify`] for this object's bucket.
+    fn classify<E>(&self, err: &SdkError<E, HttpResponse>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        classify(err, &self.bucket, self.clients.idle_timeout)
+    }
+
+    fn reply(&self, output: GetObjectOutput) -> Reply {
         let extent = output
             .content_range()
             .and_then(parse_content_range)

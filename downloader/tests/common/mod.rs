@@ -420,6 +420,8 @@ pub struct S3Server {
     throttled: Arc<AtomicUsize>,
     /// The wait before each answer, in milliseconds.
     latency: Arc<AtomicU64>,
+    /// The region the buckets live in, once set: requests signed for another are redirected.
+    region: Arc<Mutex<Option<String>>>,
     root: tempfile::TempDir,
 }
 
@@ -458,6 +460,12 @@ impl S3Server {
             .store(latency.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Puts every bucket in `region` from now on: a request signed for another region gets S3's
+    /// `301 PermanentRedirect` naming it (in `x-amz-bucket-region`), as S3 answers.
+    pub fn move_buckets_to(&self, region: &str) {
+        *self.region.lock().unwrap() = Some(region.to_string());
+    }
+
     /// Answers the next `gets` GETs of an object with S3's `503 SlowDown` instead of the object.
     pub fn throttle(&self, gets: usize) {
         self.throttled.store(gets, Ordering::SeqCst);
@@ -490,6 +498,8 @@ impl S3Server {
         let throttle = throttled.clone();
         let latency = Arc::new(AtomicU64::new(latency.as_millis() as u64));
         let wait = latency.clone();
+        let region: Arc<Mutex<Option<String>>> = Arc::default();
+        let bucket_region = region.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let mut slow_down = false;
             // `/bucket/key`: an object, not a bucket's listing.
@@ -507,7 +517,16 @@ impl S3Server {
             let service = service.clone();
             let waiting = counted.clone();
             let latency = Duration::from_millis(wait.load(Ordering::SeqCst));
+            let elsewhere = bucket_region
+                .lock()
+                .unwrap()
+                .clone()
+                .filter(|region| signed_region(&req).as_deref() != Some(region.as_str()));
+            let head = req.method() == hyper::Method::HEAD;
             async move {
+                if let Some(region) = elsewhere {
+                    return Ok(permanent_redirect(&region, head));
+                }
                 if slow_down {
                     return Ok(slow_down_answer());
                 }
@@ -542,6 +561,7 @@ impl S3Server {
             ranges,
             throttled,
             latency,
+            region,
             root,
         }
     }
@@ -589,6 +609,35 @@ impl S3Server {
             .await
             .unwrap();
     }
+}
+
+/// The region a SigV4 request was signed for: `Credential=KEY/DATE/REGION/s3/aws4_request`.
+fn signed_region(req: &Request<hyper::body::Incoming>) -> Option<String> {
+    let auth = req.headers().get("authorization")?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?;
+    scope.split('/').nth(2).map(String::from)
+}
+
+/// S3's answer to a request for a bucket in another region: 301 naming the region; a HEAD gets
+/// no body, anything else the `PermanentRedirect` error document.
+fn permanent_redirect(region: &str, head: bool) -> s3s::HttpResponse {
+    let body = if head {
+        String::new()
+    } else {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PermanentRedirect</Code>\
+         <Message>The bucket you are attempting to access must be addressed using the specified \
+         endpoint.</Message><RequestId>T2</RequestId></Error>"
+            .to_string()
+    };
+    let mut response = Response::new(s3s::Body::from(body));
+    *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-amz-bucket-region",
+        HeaderValue::from_str(region).unwrap(),
+    );
+    headers.insert("content-type", HeaderValue::from_static("application/xml"));
+    response
 }
 
 /// S3's answer to a client that should slow down: 503 with the `SlowDown` error document.
