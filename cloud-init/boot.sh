@@ -76,7 +76,23 @@ retry() {
 
 # Tells CloudFormation whether this instance came up: 0 = success, anything else = failure.
 signal_stack() {
-  retry 3 cfn-signal --stack "$STACK_NAME" --resource "$SIGNAL_RESOURCE" --region "$REGION" --exit-code "$1"
+  retry 3 signal_once "$1"
+}
+
+# One cfn-signal. An instance launched after its group's rollout (a scale-out, a replacement) finds
+# no one waiting: CloudFormation answers that the stack "is in UPDATE_COMPLETE state and cannot be
+# signaled". That is not a failure of this boot, and retrying cannot change it.
+signal_once() {
+  local answer status=0
+  answer=$(cfn-signal --stack "$STACK_NAME" --resource "$SIGNAL_RESOURCE" --region "$REGION" --exit-code "$1" 2>&1) || status=$?
+  if [[ -n $answer ]]; then
+    printf '%s\n' "$answer"
+  fi
+  if ((status != 0)) && [[ $answer == *"cannot be signaled"* ]]; then
+    log "the stack is not waiting for this instance's signal (it came after the rollout); none sent"
+    return 0
+  fi
+  return "$status"
 }
 
 on_error() {

@@ -197,6 +197,16 @@ def main(argv):
         return systemctl(args)
     if command == "cfn-signal":
         options = dict(zip(args[::2], args[1::2]))
+        # REHEARSAL_STACK_STATE=UPDATE_COMPLETE: the stack no longer waits for signals, as for an
+        # instance launched after the rollout; CloudFormation's answer, as cfn-signal prints it.
+        state = os.environ.get("REHEARSAL_STACK_STATE")
+        if state:
+            print(
+                f"ValidationError: Stack arn:aws:cloudformation:{options['--region']}:123456789012:stack/"
+                f"{options['--stack']}/0a1b2c3d is in {state} state and cannot be signaled",
+                file=sys.stderr,
+            )
+            return 1
         with open(STATE / "signals.log", "a") as log:
             log.write(options["--exit-code"] + "\n")
         (STATE / "signal-args.txt").write_text(shlex.join(args) + "\n")

@@ -116,6 +116,18 @@ def test_boot_serves_the_build_through_nginx_and_signals_success(boot):
     assert logged == STEPS, result.stdout
 
 
+def test_an_instance_launched_after_the_rollout_boots_without_error(boot):
+    # A scale-out or a replacement: the stack took its signals long ago and refuses more.
+    result = boot.run(extra_env={"REHEARSAL_STACK_STATE": "UPDATE_COMPLETE"})
+    assert result.returncode == 0, boot.describe()
+    assert "is in UPDATE_COMPLETE state and cannot be signaled" in result.stdout, boot.describe()
+    assert "the stack is not waiting for this instance's signal" in result.stdout, boot.describe()
+    assert "attempt 1 of 3 failed" not in result.stdout, "a refusal is not retried"
+    assert boot.signals() == [], "nothing was signalled"
+    status, headers, _ = get(boot.http_port, "/")
+    assert (status, headers["X-Build-Number"]) == (200, BUILD)
+
+
 def test_boot_twice_changes_nothing_and_serves_again(boot):
     assert boot.run().returncode == 0, boot.describe()
     first = boot.commands()
