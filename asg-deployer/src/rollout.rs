@@ -172,20 +172,22 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         ));
         return Ok(());
     }
-    if build > running {
-        session.display.line(format!(
-            "Rolling out build {build} (running {running}): a new group replaces the old one once healthy"
-        ));
+    let what = if changed.is_empty() {
+        "the template".to_string()
     } else {
-        session.display.line(format!(
-            "Same build {build}: changing {} in place (no new fleet)",
-            if changed.is_empty() {
-                "the template".to_string()
-            } else {
-                changed.into_iter().collect::<Vec<_>>().join(", ")
-            }
-        ));
-    }
+        changed.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
+    session.display.line(if build > running {
+        format!(
+            "Rolling out build {build} (running {running}): a new group replaces the old one once healthy"
+        )
+    } else if template::replaces_group(&changed, stored.as_ref(), &template) {
+        format!(
+            "Same build {build}: {what} change what its instances are made from, so a new group replaces the old one once healthy"
+        )
+    } else {
+        format!("Same build {build}: changing {what} in place (no new fleet)")
+    });
     config_bucket::upload(
         session.clients,
         &bucket,

@@ -1,7 +1,7 @@
 //! The embedded CloudFormation templates and boot assets, and the parameters sent with them.
 //! `render` prints exactly what `create` and `update` would send.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -51,6 +51,49 @@ pub fn settings_block_upper_bound(
     ])
     .len()
         + "#!/bin/bash\n".len()
+}
+
+/// What the group's instances are made from: the group's `AutoScalingReplacingUpdate` replaces
+/// the whole group when one of these changes, as for a new build.
+const INSTANCE_MAKERS: [&str; 3] = [
+    "/Resources/LaunchTemplate",
+    "/Resources/InstanceSecurityGroup",
+    "/Resources/AppGroup/Properties/VPCZoneIdentifier",
+];
+
+/// Whether an update from the `stored` template to `wanted`, with the `changed` parameters,
+/// replaces the group (a new fleet, healthy before the old one goes) rather than changing it in
+/// place. A stored template that could not be read counts as different.
+pub fn replaces_group(changed: &BTreeSet<String>, stored: Option<&Value>, wanted: &Value) -> bool {
+    let makers = |t: &Value| INSTANCE_MAKERS.map(|at| t.pointer(at).cloned());
+    let mut referenced = BTreeSet::new();
+    for maker in makers(wanted).iter().flatten() {
+        parameters_in(maker, &mut referenced);
+    }
+    !changed.is_disjoint(&referenced) || stored.map(makers) != Some(makers(wanted))
+}
+
+/// Adds to `found` every name `value` refers to with `Ref` or `${...}` in a `Fn::Sub`: the
+/// template's parameters among them.
+fn parameters_in(value: &Value, found: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(name)) = map.get("Ref") {
+                found.insert(name.clone());
+            }
+            if let Some(sub) = map.get("Fn::Sub") {
+                let text = sub.as_str().or_else(|| sub.get(0).and_then(Value::as_str));
+                for piece in text.unwrap_or("").split("${").skip(1) {
+                    if let Some((name, _)) = piece.split_once('}') {
+                        found.insert(name.to_string());
+                    }
+                }
+            }
+            map.values().for_each(|v| parameters_in(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| parameters_in(v, found)),
+        _ => {}
+    }
 }
 
 fn settings_block(pairs: &[(&str, &str)]) -> String {
@@ -151,6 +194,39 @@ mod tests {
 
     fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {
         &t["Resources"][id]
+    }
+
+    #[test]
+    fn what_instances_are_made_from_decides_whether_the_group_is_replaced() {
+        let t = app_template("#!/bin/bash\n").unwrap();
+        let changed = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        for maker in [
+            "AmiId",
+            "InstanceType",
+            "AppName",
+            "FetchUrl",
+            "Subnets",
+            "VpcId",
+        ] {
+            assert!(replaces_group(&changed(&[maker]), Some(&t), &t), "{maker}");
+        }
+        for in_place in [
+            "MinSize",
+            "MaxSize",
+            "DesiredCapacity",
+            "CertificateArn",
+            "SshCidr",
+        ] {
+            assert!(
+                !replaces_group(&changed(&[in_place]), Some(&t), &t),
+                "{in_place}"
+            );
+        }
+        // The same parameters, another boot script: the launch template's user data changes.
+        let other = app_template("#!/bin/bash\necho other\n").unwrap();
+        assert!(replaces_group(&changed(&[]), Some(&other), &t));
+        assert!(!replaces_group(&changed(&[]), Some(&t), &t));
+        assert!(replaces_group(&changed(&[]), None, &t));
     }
 
     #[test]

@@ -91,6 +91,17 @@ async fn rollout_lifecycle() {
     let (_, tag3, _, desired3) = group(&moto, "web").await;
     assert_eq!((tag3.as_str(), desired3), ("2", 3));
 
+    // Another instance type is a new launch template version: not in place, and said so.
+    let resized = with(
+        with(env2.clone(), "DESIREDCAPACITY", "3"),
+        "INSTANCETYPE",
+        "t3.small",
+    );
+    asg_deploy(&["update"], &resized)
+        .expect_code(0)
+        .expect_output("Same build 2: InstanceType change what its instances are made from, so a new group replaces the old one");
+    // (moto keeps the group on its launch template version here, so only the message is checked.)
+
     // Status shows the build, the group and its instances, the outputs and the events.
     let status = asg_deploy(&["status"], &env2);
     status
