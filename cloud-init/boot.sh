@@ -8,9 +8,8 @@
 # answers through nginx; any failure signals "failure" at once, so CloudFormation rolls back instead
 # of waiting for its timeout.
 #
-# Rehearsal (cloud-init/tests/): BOOT_REHEARSAL=1 with BOOT_ROOT=<dir> puts every file this script
-# writes under <dir> and hands package installs, user creation, ownership, swap, service control,
-# nginx and cfn-signal to the executable BOOT_REHEARSAL_HOOK. Downloads stay real.
+# Rehearsal (cloud-init/tests/): BOOT_REHEARSAL=1 writes under BOOT_ROOT and hands what changes
+# the machine to BOOT_REHEARSAL_HOOK. Downloads stay real.
 set -Eeuo pipefail
 shopt -s inherit_errexit
 
@@ -79,9 +78,8 @@ signal_stack() {
   retry 3 signal_once "$1"
 }
 
-# One cfn-signal. An instance launched after its group's rollout (a scale-out, a replacement) finds
-# no one waiting: CloudFormation answers that the stack "is in UPDATE_COMPLETE state and cannot be
-# signaled". That is not a failure of this boot, and retrying cannot change it.
+# One cfn-signal. An instance launched after the rollout finds the stack "in UPDATE_COMPLETE state"
+# that "cannot be signaled": not a failure of this boot, nor worth a retry.
 signal_once() {
   local answer status=0
   answer=$(cfn-signal --stack "$STACK_NAME" --resource "$SIGNAL_RESOURCE" --region "$REGION" --exit-code "$1" 2>&1) || status=$?
@@ -160,10 +158,8 @@ java_package() {
 
 install_dependencies() {
   export DEBIAN_FRONTEND=noninteractive
-  # Another apt run (unattended-upgrades, apt-daily) may hold the locks at first boot.
-  # DPkg::Lock::Timeout makes installs wait for dpkg's lock, but `update` fails at once on the
-  # package lists' lock, so it is retried for about five minutes; Acquire::Retries covers a
-  # mirror that fails for a moment.
+  # Another apt run (apt-daily) may hold the locks at first boot: installs wait for dpkg's lock,
+  # `update` fails at once on the lists' lock and is retried for about five minutes.
   local apt=(apt-get -q -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
   retry 12 "${apt[@]}" update
   local java
@@ -324,8 +320,7 @@ signal_success() {
   signalled=success
 }
 
-# BOOT_ROOT and BOOT_REHEARSAL only make sense together: a temporary root with real package
-# installs, or stand-in commands writing to the real root, would damage the machine running them.
+# BOOT_ROOT and BOOT_REHEARSAL only together: either alone would damage the machine running them.
 check_mode() {
   if [[ $BOOT_REHEARSAL == 0 && -z $BOOT_ROOT ]]; then
     return
