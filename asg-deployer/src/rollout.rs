@@ -172,21 +172,21 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         ));
         return Ok(());
     }
-    let what = if changed.is_empty() {
-        "the template".to_string()
-    } else {
-        changed.iter().cloned().collect::<Vec<_>>().join(", ")
-    };
-    session.display.line(if build > running {
-        format!(
+    let replaced_by = template::group_replaced_by(&changed, stored.as_ref(), &template);
+    session.display.line(match replaced_by {
+        _ if build > running => format!(
             "Rolling out build {build} (running {running}): a new group replaces the old one once healthy"
-        )
-    } else if template::replaces_group(&changed, stored.as_ref(), &template) {
-        format!(
-            "Same build {build}: {what} change what its instances are made from, so a new group replaces the old one once healthy"
-        )
-    } else {
-        format!("Same build {build}: changing {what} in place (no new fleet)")
+        ),
+        Some(by) => format!(
+            "Same build {build}: {by} change what its instances are made from, so a new group replaces the old one once healthy"
+        ),
+        None if changed.is_empty() => {
+            format!("Same build {build}: changing the template in place (no new fleet)")
+        }
+        None => format!(
+            "Same build {build}: changing {} in place (no new fleet)",
+            changed.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
     });
     config_bucket::upload(
         session.clients,

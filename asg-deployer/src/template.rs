@@ -61,16 +61,31 @@ const INSTANCE_MAKERS: [&str; 3] = [
     "/Resources/AppGroup/Properties/VPCZoneIdentifier",
 ];
 
-/// Whether an update from the `stored` template to `wanted`, with the `changed` parameters,
-/// replaces the group (a new fleet, healthy before the old one goes) rather than changing it in
-/// place. A stored template that could not be read counts as different.
-pub fn replaces_group(changed: &BTreeSet<String>, stored: Option<&Value>, wanted: &Value) -> bool {
+/// What makes an update from the `stored` template to `wanted`, with the `changed` parameters,
+/// replace the group (a new fleet, healthy before the old one goes) rather than change it in
+/// place: the changed parameters instances are made from, else "the template" when its part
+/// that makes them changed (or the stored one could not be read); `None` for an in-place update.
+pub fn group_replaced_by(
+    changed: &BTreeSet<String>,
+    stored: Option<&Value>,
+    wanted: &Value,
+) -> Option<String> {
     let makers = |t: &Value| INSTANCE_MAKERS.map(|at| t.pointer(at).cloned());
     let mut referenced = BTreeSet::new();
     for maker in makers(wanted).iter().flatten() {
         parameters_in(maker, &mut referenced);
     }
-    !changed.is_disjoint(&referenced) || stored.map(makers) != Some(makers(wanted))
+    let by: Vec<&str> = changed
+        .intersection(&referenced)
+        .map(String::as_str)
+        .collect();
+    if !by.is_empty() {
+        Some(by.join(", "))
+    } else if stored.map(makers) != Some(makers(wanted)) {
+        Some("the template".to_string())
+    } else {
+        None
+    }
 }
 
 /// Adds to `found` every name `value` refers to with `Ref` or `${...}` in a `Fn::Sub`: the
@@ -200,6 +215,7 @@ mod tests {
     fn what_instances_are_made_from_decides_whether_the_group_is_replaced() {
         let t = app_template("#!/bin/bash\n").unwrap();
         let changed = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        let by = |names: &[&str], stored| group_replaced_by(&changed(names), stored, &t);
         for maker in [
             "AmiId",
             "InstanceType",
@@ -208,7 +224,7 @@ mod tests {
             "Subnets",
             "VpcId",
         ] {
-            assert!(replaces_group(&changed(&[maker]), Some(&t), &t), "{maker}");
+            assert_eq!(by(&[maker], Some(&t)).as_deref(), Some(maker));
         }
         for in_place in [
             "MinSize",
@@ -217,16 +233,17 @@ mod tests {
             "CertificateArn",
             "SshCidr",
         ] {
-            assert!(
-                !replaces_group(&changed(&[in_place]), Some(&t), &t),
-                "{in_place}"
-            );
+            assert_eq!(by(&[in_place], Some(&t)), None, "{in_place}");
         }
+        // Only what replaces the group is named.
+        let both = by(&["MinSize", "InstanceType", "KeyName"], Some(&t));
+        assert_eq!(both.as_deref(), Some("InstanceType, KeyName"));
         // The same parameters, another boot script: the launch template's user data changes.
         let other = app_template("#!/bin/bash\necho other\n").unwrap();
-        assert!(replaces_group(&changed(&[]), Some(&other), &t));
-        assert!(!replaces_group(&changed(&[]), Some(&t), &t));
-        assert!(replaces_group(&changed(&[]), None, &t));
+        let template = Some("the template");
+        assert_eq!(by(&["MinSize"], Some(&other)).as_deref(), template);
+        assert_eq!(by(&[], Some(&t)), None);
+        assert_eq!(by(&[], None).as_deref(), template);
     }
 
     #[test]
