@@ -148,6 +148,8 @@ pub enum Leftover {
     Kept(u64),
     /// Bytes had arrived, but were removed: the server gives no way to resume this file.
     Dropped,
+    /// Bytes had arrived, but were removed: the state to resume them could not be written.
+    Unsaved,
 }
 
 impl std::fmt::Display for Leftover {
@@ -163,6 +165,10 @@ impl std::fmt::Display for Leftover {
             Leftover::Dropped => write!(
                 f,
                 "; what arrived was not kept, as the server gives no way to resume this file"
+            ),
+            Leftover::Unsaved => write!(
+                f,
+                "; what arrived was removed, as the state to resume it could not be written beside it"
             ),
         }
     }

@@ -84,8 +84,9 @@ impl PartWorker {
         if !self.layout.ranged {
             let reply = self.source.get(None, None).await?;
             match reply.extent {
+                // A size the answer does not tell is checked as the bytes arrive.
                 Extent::Whole { len, .. }
-                    if len == self.layout.total || self.layout.total.is_none() =>
+                    if len == self.layout.total || len.is_none() || self.layout.total.is_none() =>
                 {
                     self.progress.sub(part.restart());
                     return Ok(reply.body);

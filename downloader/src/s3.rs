@@ -17,6 +17,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_s3::config::ResponseChecksumValidation;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -467,8 +468,11 @@ where
     if let Some(raw) = err.raw_response() {
         let status = raw.status().as_u16();
         let region = raw.headers().get("x-amz-bucket-region").map(String::from);
+        // A HEAD's answer has no body, so no code either: its region header says it all.
+        let head_elsewhere = code.is_empty() && matches!(status, 400 | 403);
         if let Some(region) = region
             && (status == 301
+                || head_elsewhere
                 || matches!(
                     code,
                     "PermanentRedirect"
@@ -494,7 +498,11 @@ where
                     "S3 rejected the credentials ({code}); check --profile, the AWS_* variables or the instance role"
                 )),
                 "PreconditionFailed" => Error::Changed,
-                "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable" => {
+                // What the SDK's standard retries would have retried, whatever the status.
+                _ if THROTTLING_ERRORS.contains(&code)
+                    || TRANSIENT_ERRORS.contains(&code)
+                    || matches!(code, "InternalError" | "ServiceUnavailable") =>
+                {
                     Error::Transient {
                         status,
                         reason: Some(code.to_string()),

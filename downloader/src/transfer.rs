@@ -186,11 +186,7 @@ impl Transfer<'_> {
         match outcome {
             Ok(()) => self.finish(&layout, resumed_from, had_state).await,
             Err(err) => {
-                let leftover = match self.keep_or_discard(&layout, &err) {
-                    true => Leftover::Kept(layout.done()),
-                    false if layout.done() == 0 => Leftover::NothingArrived,
-                    false => Leftover::Dropped,
-                };
+                let leftover = self.keep_or_discard(&layout, &err);
                 Err(err.leaving(leftover))
             }
         }
@@ -477,16 +473,21 @@ impl Transfer<'_> {
     }
 
     /// After `err`: keep the partial file and record its state when a later run can resume it,
-    /// otherwise (bytes known to be wrong included) remove it. Returns whether it was kept.
-    fn keep_or_discard(&self, layout: &Layout, err: &Error) -> bool {
-        let saved = !err.is_corrupt_data()
-            && layout
-                .resume_state(&self.job.shown)
-                .is_some_and(|state| std::fs::write(&self.paths.state, state).is_ok());
-        if !saved {
-            self.discard();
-        }
-        saved
+    /// otherwise (bytes known to be wrong included) remove it. Returns what is left.
+    fn keep_or_discard(&self, layout: &Layout, err: &Error) -> Leftover {
+        let state = layout
+            .resume_state(&self.job.shown)
+            .filter(|_| !err.is_corrupt_data());
+        let leftover = match state {
+            Some(state) => match std::fs::write(&self.paths.state, state) {
+                Ok(()) => return Leftover::Kept(layout.done()),
+                Err(_) => Leftover::Unsaved,
+            },
+            None if layout.done() == 0 => Leftover::NothingArrived,
+            None => Leftover::Dropped,
+        };
+        self.discard();
+        leftover
     }
 
     fn discard(&self) {

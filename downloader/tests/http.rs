@@ -350,6 +350,37 @@ async fn a_retry_without_a_validator_starts_over() {
 }
 
 #[tokio::test]
+async fn a_retry_without_a_validator_takes_a_whole_answer_of_untold_size() {
+    let server = HttpServer::start().await;
+    let body = data(200_000, 5);
+    server.route(
+        "/stream.bin",
+        Route {
+            etag: None,
+            no_length: true,
+            cuts: 1,
+            cut_after: 100_000,
+            ..Route::file(body.clone())
+        },
+    );
+    let (_home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/stream.bin"));
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("stream.bin")).unwrap(), body);
+    let ranges: Vec<_> = server
+        .hits("/stream.bin")
+        .iter()
+        .map(|h| h.header("range").map(String::from))
+        .collect();
+    assert_eq!(
+        ranges,
+        [Some("bytes=0-8388607".to_string()), None],
+        "the whole answer is taken, not refused as another file"
+    );
+}
+
+#[tokio::test]
 async fn an_interrupted_run_is_resumed_by_the_next() {
     let server = HttpServer::start().await;
     let body = data(400_000, 9);

@@ -335,6 +335,12 @@ async fn throttling_is_retried_once_per_retry_and_counted() {
         describe(&output)
     );
     assert_eq!(s3.ranges("/bucket/busy.bin").len(), 4);
+
+    // Other stores throttle with a 400 and a code of their own: retried alike.
+    s3.throttle_with(1, 400, "Throttling");
+    let output = fetcher.run(&flags, &["s3://bucket/busy.bin"]).await;
+    assert_exit(&output, 0);
+    assert_eq!(s3.ranges("/bucket/busy.bin").len(), 6);
 }
 
 #[tokio::test]

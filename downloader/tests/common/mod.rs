@@ -52,6 +52,8 @@ pub struct Route {
     pub fast_first: usize,
     /// Once the file has been answered, it is replaced by these bytes (a file changed in place).
     pub changes_to: Option<Bytes>,
+    /// Send the file without Content-Length (chunked), as a server streaming it does.
+    pub no_length: bool,
 }
 
 impl Route {
@@ -342,7 +344,9 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
     let mut response = Response::new(body_stream(slice.clone(), cut, stall));
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
     let headers = response.headers_mut();
-    headers.insert("content-length", HeaderValue::from(slice.len() as u64));
+    if !route.no_length {
+        headers.insert("content-length", HeaderValue::from(slice.len() as u64));
+    }
     if route.ranges {
         headers.insert("accept-ranges", HeaderValue::from_static("bytes"));
     }
@@ -416,8 +420,10 @@ pub struct S3Server {
     waiting: Waiting,
     /// Every GET's path and `Range` header, in arrival order.
     ranges: SeenRanges,
-    /// How many more GETs of an object are answered `503 SlowDown`, as S3 throttles.
+    /// How many more GETs of an object are answered with `refusal` instead, as S3 throttles.
     throttled: Arc<AtomicUsize>,
+    /// The status and error code of a throttled answer.
+    refusal: Arc<Mutex<(u16, &'static str)>>,
     /// The wait before each answer, in milliseconds.
     latency: Arc<AtomicU64>,
     /// The region the buckets live in, once set: requests signed for another are redirected.
@@ -461,13 +467,21 @@ impl S3Server {
     }
 
     /// Puts every bucket in `region` from now on: a request signed for another region gets S3's
-    /// `301 PermanentRedirect` naming it (in `x-amz-bucket-region`), as S3 answers.
+    /// answer at the bucket's own endpoint, `400 AuthorizationHeaderMalformed` naming the region
+    /// (in `x-amz-bucket-region`; a HEAD's answer has only that header).
     pub fn move_buckets_to(&self, region: &str) {
         *self.region.lock().unwrap() = Some(region.to_string());
     }
 
     /// Answers the next `gets` GETs of an object with S3's `503 SlowDown` instead of the object.
     pub fn throttle(&self, gets: usize) {
+        self.throttle_with(gets, 503, "SlowDown");
+    }
+
+    /// Answers the next `gets` GETs of an object with `status` and the error `code`, as other
+    /// S3-compatible stores throttle (`400 Throttling`, ...).
+    pub fn throttle_with(&self, gets: usize, status: u16, code: &'static str) {
+        *self.refusal.lock().unwrap() = (status, code);
         self.throttled.store(gets, Ordering::SeqCst);
     }
 
@@ -496,12 +510,14 @@ impl S3Server {
         let seen = ranges.clone();
         let throttled = Arc::new(AtomicUsize::new(0));
         let throttle = throttled.clone();
+        let refusal = Arc::new(Mutex::new((503, "SlowDown")));
+        let refuse = refusal.clone();
         let latency = Arc::new(AtomicU64::new(latency.as_millis() as u64));
         let wait = latency.clone();
         let region: Arc<Mutex<Option<String>>> = Arc::default();
         let bucket_region = region.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let mut slow_down = false;
+            let mut slow_down = None;
             // `/bucket/key`: an object, not a bucket's listing.
             let object = req.uri().path().trim_start_matches('/').contains('/');
             if req.method() == hyper::Method::GET {
@@ -509,10 +525,11 @@ impl S3Server {
                 seen.lock()
                     .unwrap()
                     .push((req.uri().path().to_string(), range.map(String::from)));
-                slow_down = object
+                let throttled = object
                     && throttle
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                         .is_ok();
+                slow_down = throttled.then(|| *refuse.lock().unwrap());
             }
             let service = service.clone();
             let waiting = counted.clone();
@@ -525,10 +542,10 @@ impl S3Server {
             let head = req.method() == hyper::Method::HEAD;
             async move {
                 if let Some(region) = elsewhere {
-                    return Ok(permanent_redirect(&region, head));
+                    return Ok(wrong_region(&region, head));
                 }
-                if slow_down {
-                    return Ok(slow_down_answer());
+                if let Some((status, code)) = slow_down {
+                    return Ok(throttled_answer(status, code));
                 }
                 waiting
                     .during(async {
@@ -560,6 +577,7 @@ impl S3Server {
             waiting,
             ranges,
             throttled,
+            refusal,
             latency,
             region,
             root,
@@ -618,19 +636,20 @@ fn signed_region(req: &Request<hyper::body::Incoming>) -> Option<String> {
     scope.split('/').nth(2).map(String::from)
 }
 
-/// S3's answer to a request for a bucket in another region: 301 naming the region; a HEAD gets
-/// no body, anything else the `PermanentRedirect` error document.
-fn permanent_redirect(region: &str, head: bool) -> s3s::HttpResponse {
+/// S3's answer to a request signed for another region than its bucket's: 400 naming the region;
+/// a HEAD gets no body, anything else the `AuthorizationHeaderMalformed` error document.
+fn wrong_region(region: &str, head: bool) -> s3s::HttpResponse {
     let body = if head {
         String::new()
     } else {
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PermanentRedirect</Code>\
-         <Message>The bucket you are attempting to access must be addressed using the specified \
-         endpoint.</Message><RequestId>T2</RequestId></Error>"
-            .to_string()
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code>\
+             <Message>The authorization header is malformed; expecting '{region}'</Message>\
+             <Region>{region}</Region><RequestId>T2</RequestId></Error>"
+        )
     };
     let mut response = Response::new(s3s::Body::from(body));
-    *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    *response.status_mut() = StatusCode::BAD_REQUEST;
     let headers = response.headers_mut();
     headers.insert(
         "x-amz-bucket-region",
@@ -640,12 +659,15 @@ fn permanent_redirect(region: &str, head: bool) -> s3s::HttpResponse {
     response
 }
 
-/// S3's answer to a client that should slow down: 503 with the `SlowDown` error document.
-fn slow_down_answer() -> s3s::HttpResponse {
-    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
-                <Message>Please reduce your request rate.</Message><RequestId>T1</RequestId></Error>";
-    let mut response = Response::new(s3s::Body::from(body.to_string()));
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+/// A store's answer to a client that should slow down: `status` with the error document naming
+/// `code` (S3's is 503 `SlowDown`).
+fn throttled_answer(status: u16, code: &str) -> s3s::HttpResponse {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+         <Message>Please reduce your request rate.</Message><RequestId>T1</RequestId></Error>"
+    );
+    let mut response = Response::new(s3s::Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap();
     response
         .headers_mut()
         .insert("content-type", HeaderValue::from_static("application/xml"));
