@@ -1,10 +1,10 @@
 //! S3 transfers with aws-sdk-s3: credentials, regions, listing prefixes, ranged GETs. SDK errors are
 //! classified once, here.
 //!
-//! A GetObject is retried by the transfer layer alone, as an http GET is (`--retries`, counted in
-//! the report, cut short by a stop): the SDK's own retries would multiply with those. The SDK
-//! retries the requests fetch does not retry itself, the listing of a prefix (standard mode,
-//! `--retries` + 1 attempts).
+//! Object requests are retried by the transfer layer alone, as an http GET is (`--retries`,
+//! counted in the report, cut short by a stop): their clients make one attempt, as the SDK's own
+//! retries would multiply with fetch's. The SDK retries what fetch does not, the listing of a
+//! prefix (standard mode, `--retries` + 1 attempts).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -151,6 +151,8 @@ impl S3Clients {
                     .force_path_style(self.endpoint_url.is_some())
                     // A connection pool per lane: a connection is driven by the lane that opened it.
                     .http_client(http_client(self.trust.clone()))
+                    // One attempt: fetch retries, see the module's doc.
+                    .retry_config(RetryConfig::disabled())
                     .build();
                 aws_sdk_s3::Client::from_conf(config)
             })
@@ -192,6 +194,10 @@ impl S3Clients {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<Listed>> {
+        // The same client (and connections), with the SDK's retries: fetch does not retry listings.
+        let mut config = client.config().to_builder();
+        config.set_retry_config(self.base.retry_config().cloned());
+        let client = aws_sdk_s3::Client::from_conf(config.build());
         let mut pages = client
             .list_objects_v2()
             .bucket(bucket)
@@ -278,11 +284,6 @@ fn http_client(trust: TrustStore) -> SharedHttpClient {
     })
 }
 
-/// A request's configuration for one attempt: what is retried, fetch retries itself.
-fn no_retries() -> aws_sdk_s3::config::Builder {
-    aws_sdk_s3::config::Builder::default().retry_config(RetryConfig::disabled())
-}
-
 /// One S3 object.
 #[derive(Clone)]
 pub struct S3Source {
@@ -307,7 +308,7 @@ impl S3Source {
     }
 
     /// What a HeadObject tells before a download, as s5cmd and the AWS CLI ask it: the object's
-    /// size and the full-object checksum S3 stored with it. Only a hint, asked without retries:
+    /// size and the full-object checksum S3 stored with it. Only a hint, asked once:
     /// on a failure the GET that follows reports it, with S3's reasons, and retries what is
     /// transient. A bucket in another region is asked again there, or its object would come
     /// without the checksum.
@@ -326,8 +327,7 @@ impl S3Source {
                 if checks {
                     head = head.checksum_mode(ChecksumMode::Enabled);
                 }
-                let sent = head.customize().config_override(no_retries()).send().await;
-                sent.map_err(|err| self.classify(&err))
+                head.send().await.map_err(|err| self.classify(&err))
             })
             .await
             .ok()?;
@@ -375,11 +375,7 @@ impl S3Source {
                 request = request.if_match(etag);
             }
         }
-        request
-            .customize()
-            .config_override(no_retries())
-            .send()
-            .await
+        request.send().await
     }
 
     /// [`classify`] for this object's bucket.
