@@ -27,23 +27,9 @@ pub fn build_files(app_name: &str) -> [(&'static str, String); 2] {
 /// boot script runs the unit only if it starts `/var/www/<APP_NAME>/<APP_NAME>.jar`: every `app`
 /// that stands as a word becomes `app_name`.
 pub fn systemd_unit(app_name: &str) -> String {
-    let unit = template::SYSTEMD_UNIT;
-    let is_word_char = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    let mut out = String::with_capacity(unit.len());
-    let mut rest = unit;
-    while let Some(at) = rest.find("app") {
-        let before = rest[..at].chars().next_back().or(out.chars().next_back());
-        let after = rest[at + 3..].chars().next();
-        out.push_str(&rest[..at]);
-        out.push_str(if is_word_char(before) || is_word_char(after) {
-            "app"
-        } else {
-            app_name
-        });
-        rest = &rest[at + 3..];
-    }
-    out.push_str(rest);
-    out
+    let word = regex_lite::Regex::new(r"\bapp\b").expect("a valid pattern");
+    word.replace_all(template::SYSTEMD_UNIT, regex_lite::NoExpand(app_name))
+        .into_owned()
 }
 
 /// The key of `file` for `build`.
