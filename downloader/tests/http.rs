@@ -869,21 +869,18 @@ async fn stalls_time_out_and_the_deadline_bounds_the_run() {
     assert!(files(&plain).is_empty(), "{:?}", files(&plain));
 }
 
-#[tokio::test]
-async fn the_deadline_cuts_a_waiting_part_short_and_keeps_what_arrived() {
-    let server = HttpServer::start().await;
-    let body = data(3 * 1024 * 1024, 14);
+/// Serves `body` as `/big.bin`, its first part at once and every later answer after a minute,
+/// and gives the flags that fetch it in 1 MiB parts with a one-second `--deadline`.
+fn first_part_then_a_minute(server: &HttpServer, body: &[u8]) -> [&'static str; 8] {
     server.route(
         "/big.bin",
         Route {
-            // The first part arrives; the others' answers would take a minute.
             latency: std::time::Duration::from_secs(60),
             fast_first: 1,
-            ..Route::file(body.clone())
+            ..Route::file(body.to_vec())
         },
     );
-    let (home, out, mut cmd) = quiet_fetch();
-    cmd.arg(server.url("/big.bin")).args([
+    [
         "--part-size",
         "1MiB",
         "-x",
@@ -892,7 +889,16 @@ async fn the_deadline_cuts_a_waiting_part_short_and_keeps_what_arrived() {
         "100",
         "--deadline",
         "1",
-    ]);
+    ]
+}
+
+#[tokio::test]
+async fn the_deadline_cuts_a_waiting_part_short_and_keeps_what_arrived() {
+    let server = HttpServer::start().await;
+    let body = data(3 * 1024 * 1024, 14);
+    let (home, out, mut cmd) = quiet_fetch();
+    cmd.arg(server.url("/big.bin"))
+        .args(first_part_then_a_minute(&server, &body));
     let started = std::time::Instant::now();
     let output = run(cmd).await;
     assert_exit(&output, 1);
@@ -918,6 +924,30 @@ async fn the_deadline_cuts_a_waiting_part_short_and_keeps_what_arrived() {
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["items"][0]["resumed_bytes"], 1024 * 1024);
+}
+
+#[tokio::test]
+async fn a_stop_that_cannot_save_its_state_says_what_arrived_was_removed() {
+    let server = HttpServer::start().await;
+    let (_home, out, mut cmd) = quiet_fetch();
+    // A directory where the state file would go: the state cannot be written there.
+    std::fs::create_dir_all(out.join(".big.bin.fetch-state")).unwrap();
+    cmd.arg(server.url("/big.bin"))
+        .args(first_part_then_a_minute(
+            &server,
+            &data(3 * 1024 * 1024, 16),
+        ));
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains(
+            "--deadline passed; what arrived was removed, as the state to resume it could not be written beside it"
+        ),
+        "{}",
+        describe(&output)
+    );
+    // No partial file is left behind without the state that would resume it.
+    assert!(files(&out).is_empty(), "{:?}", files(&out));
 }
 
 #[tokio::test]

@@ -426,8 +426,8 @@ pub struct S3Server {
     refusal: Arc<Mutex<(u16, &'static str)>>,
     /// The wait before each answer, in milliseconds.
     latency: Arc<AtomicU64>,
-    /// The region the buckets live in, once set: requests signed for another are redirected.
-    region: Arc<Mutex<Option<String>>>,
+    /// The region the buckets live in, once set, and how a request signed for another is answered.
+    region: Arc<Mutex<Option<(String, RegionAnswer)>>>,
     root: tempfile::TempDir,
 }
 
@@ -466,11 +466,10 @@ impl S3Server {
             .store(latency.as_millis() as u64, Ordering::SeqCst);
     }
 
-    /// Puts every bucket in `region` from now on: a request signed for another region gets S3's
-    /// answer at the bucket's own endpoint, `400 AuthorizationHeaderMalformed` naming the region
-    /// (in `x-amz-bucket-region`; a HEAD's answer has only that header).
-    pub fn move_buckets_to(&self, region: &str) {
-        *self.region.lock().unwrap() = Some(region.to_string());
+    /// Puts every bucket in `region` from now on: a request signed for another region gets
+    /// `answer`, naming the region in `x-amz-bucket-region` (a HEAD's answer has only that header).
+    pub fn move_buckets_to(&self, region: &str, answer: RegionAnswer) {
+        *self.region.lock().unwrap() = Some((region.to_string(), answer));
     }
 
     /// Answers the next `gets` GETs of an object with S3's `503 SlowDown` instead of the object.
@@ -514,7 +513,7 @@ impl S3Server {
         let refuse = refusal.clone();
         let latency = Arc::new(AtomicU64::new(latency.as_millis() as u64));
         let wait = latency.clone();
-        let region: Arc<Mutex<Option<String>>> = Arc::default();
+        let region: Arc<Mutex<Option<(String, RegionAnswer)>>> = Arc::default();
         let bucket_region = region.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let mut slow_down = None;
@@ -538,11 +537,11 @@ impl S3Server {
                 .lock()
                 .unwrap()
                 .clone()
-                .filter(|region| signed_region(&req).as_deref() != Some(region.as_str()));
+                .filter(|(region, _)| signed_region(&req).as_deref() != Some(region.as_str()));
             let head = req.method() == hyper::Method::HEAD;
             async move {
-                if let Some(region) = elsewhere {
-                    return Ok(wrong_region(&region, head));
+                if let Some((region, answer)) = elsewhere {
+                    return Ok(wrong_region(&region, answer, head));
                 }
                 if let Some((status, code)) = slow_down {
                     return Ok(throttled_answer(status, code));
@@ -636,20 +635,42 @@ fn signed_region(req: &Request<hyper::body::Incoming>) -> Option<String> {
     scope.split('/').nth(2).map(String::from)
 }
 
-/// S3's answer to a request signed for another region than its bucket's: 400 naming the region;
-/// a HEAD gets no body, anything else the `AuthorizationHeaderMalformed` error document.
-fn wrong_region(region: &str, head: bool) -> s3s::HttpResponse {
+/// How S3 answers a request for a bucket in another region, naming the bucket's region.
+#[derive(Debug, Clone, Copy)]
+pub enum RegionAnswer {
+    /// `400 AuthorizationHeaderMalformed`: the request reached the bucket's regional endpoint,
+    /// signed for another region.
+    Malformed,
+    /// `301 PermanentRedirect`: the request went to another region's endpoint.
+    Redirect,
+}
+
+/// S3's answer to a request for a bucket in `region`, signed for another: a HEAD gets no body,
+/// anything else the error document.
+fn wrong_region(region: &str, answer: RegionAnswer, head: bool) -> s3s::HttpResponse {
+    let (status, code, message) = match answer {
+        RegionAnswer::Malformed => (
+            StatusCode::BAD_REQUEST,
+            "AuthorizationHeaderMalformed",
+            format!("The authorization header is malformed; expecting '{region}'"),
+        ),
+        RegionAnswer::Redirect => (
+            StatusCode::MOVED_PERMANENTLY,
+            "PermanentRedirect",
+            "The bucket you are attempting to access must be addressed using the specified endpoint."
+                .to_string(),
+        ),
+    };
     let body = if head {
         String::new()
     } else {
         format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code>\
-             <Message>The authorization header is malformed; expecting '{region}'</Message>\
-             <Region>{region}</Region><RequestId>T2</RequestId></Error>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+             <Message>{message}</Message><Region>{region}</Region><RequestId>T2</RequestId></Error>"
         )
     };
     let mut response = Response::new(s3s::Body::from(body));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
         "x-amz-bucket-region",
