@@ -69,6 +69,7 @@ fn render(config: &Config, display: &Display) -> Result<(), Error> {
             ami: deploy.ami.clone().unwrap_or_else(|| {
                 "<Ubuntu 24.04 LTS AMI, resolved from SSM at deploy time>".into()
             }),
+            root_device: "<root device of the AMI, resolved at deploy time>".into(),
             vpc_id: "<VPC of SUBNETS, resolved at deploy time>".into(),
             config_bucket: deploy.config_bucket.clone().unwrap_or_else(|| {
                 format!("<bucket of stack {}>", config.target.bucket_stack_name())

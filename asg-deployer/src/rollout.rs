@@ -432,9 +432,11 @@ pub async fn resolve(
             ami
         }
     };
+    let root_device = root_device_of(session, &ami).await?;
     let vpc_id = vpc_of(session, &deploy.subnets).await?;
     Ok(Resolved {
         ami,
+        root_device,
         vpc_id,
         config_bucket: String::new(),
     })
@@ -451,6 +453,41 @@ pub fn ubuntu_parameter(instance_type: &str) -> &'static str {
     } else {
         UBUNTU_AMI_PARAMETER_AMD64
     }
+}
+
+/// The image's root device: its name differs between images (`/dev/sda1` on Ubuntu, `/dev/xvda`
+/// on Amazon Linux), and a block device mapping under another name adds a disk instead.
+async fn root_device_of(session: &Session<'_>, ami: &str) -> Result<String, Error> {
+    let not_found = || {
+        Error::Refused(format!(
+            "image {ami} was not found in this region: set AMIID to an AMI id of this region that this account may launch"
+        ))
+    };
+    let out = session
+        .clients
+        .ec2
+        .describe_images()
+        .image_ids(ami)
+        .send()
+        .await
+        .map_err(|e| {
+            let c = crate::error::classify(&e);
+            if c.message.contains("InvalidAMIID") || c.kind == crate::error::AwsErrorKind::NotFound
+            {
+                not_found()
+            } else {
+                c.into_error("DescribeImages")
+            }
+        })?;
+    let image = out
+        .images()
+        .iter()
+        .find(|image| image.image_id() == Some(ami))
+        .ok_or_else(not_found)?;
+    image
+        .root_device_name()
+        .map(str::to_string)
+        .ok_or_else(|| Error::Refused(format!("image {ami} names no root device: set AMIID")))
 }
 
 /// The one VPC of the subnets, checking they exist and span two zones or more.

@@ -144,6 +144,8 @@ pub fn bucket_template() -> Result<Value, Error> {
 pub struct Resolved {
     /// The AMI to pin.
     pub ami: String,
+    /// The AMI's root device, whose volume the launch template sizes and encrypts.
+    pub root_device: String,
     /// The VPC of the subnets.
     pub vpc_id: String,
     /// The config bucket's name.
@@ -157,6 +159,7 @@ pub fn parameters(d: &Deploy, r: &Resolved) -> BTreeMap<String, String> {
     [
         ("BuildNumber", d.build_number.to_string()),
         ("AmiId", r.ami.clone()),
+        ("RootDeviceName", r.root_device.clone()),
         ("InstanceType", d.instance_type.clone()),
         ("KeyName", d.key_pair.clone().unwrap_or_default()),
         ("SshCidr", d.ssh_cidr.clone().unwrap_or_default()),
@@ -467,6 +470,7 @@ mod tests {
         let c = crate::config::Config::from_settings(crate::cli::Command::Render, &s).unwrap();
         let r = Resolved {
             ami: "ami-11111111".into(),
+            root_device: "/dev/sda1".into(),
             vpc_id: "vpc-11111111".into(),
             config_bucket: "b".into(),
         };

@@ -320,8 +320,9 @@ async fn missing_credentials_are_refused_with_exit_2() {
 const UBUNTU_PARAMETER: &str =
     "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
 
-/// The AMI id and image of the launch template version the stack's group runs.
-async fn group_image(moto: &Moto, stack: &str) -> (String, String) {
+/// The AMI id pinned in the stack, and the image and root device of the launch template version
+/// the stack's group runs.
+async fn group_image(moto: &Moto, stack: &str) -> (String, String, String) {
     let clients = moto.clients();
     let info = asg_deployer::stack::describe(&clients.cfn, stack)
         .await
@@ -348,12 +349,28 @@ async fn group_image(moto: &Moto, stack: &str) -> (String, String) {
         .send()
         .await
         .unwrap();
-    let image = out.launch_template_versions()[0]
+    let data = out.launch_template_versions()[0]
         .launch_template_data()
-        .and_then(|d| d.image_id())
+        .unwrap();
+    let image = data.image_id().unwrap_or_default().to_string();
+    let root = data.block_device_mappings()[0]
+        .device_name()
         .unwrap_or_default()
         .to_string();
-    (info.parameters["AmiId"].clone(), image)
+    (info.parameters["AmiId"].clone(), image, root)
+}
+
+/// One of moto's images whose root device is `device`.
+async fn image_with_root_device(moto: &Moto, device: &str) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config());
+    let images = ec2.describe_images().owners("amazon").send().await.unwrap();
+    images
+        .images()
+        .iter()
+        .find(|image| image.root_device_name() == Some(device))
+        .and_then(|image| image.image_id())
+        .unwrap_or_else(|| panic!("moto has no image with root device {device}"))
+        .to_string()
 }
 
 #[tokio::test]
@@ -380,7 +397,7 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
         ));
     assert_eq!(
         group_image(&moto, "web").await,
-        (ubuntu.into(), ubuntu.into())
+        (ubuntu.into(), ubuntu.into(), "/dev/sda1".into())
     );
 
     // update: the pinned AMI is kept, SSM is not asked again.
@@ -391,7 +408,7 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
     assert!(!updated.stdout.contains(UBUNTU_PARAMETER), "{updated}");
     assert_eq!(
         group_image(&moto, "web").await,
-        (ubuntu.into(), ubuntu.into())
+        (ubuntu.into(), ubuntu.into(), "/dev/sda1".into())
     );
 
     // That image still has no fetch: an update that no longer installs one is refused.
@@ -405,14 +422,28 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
             "image {ubuntu} has none, but FETCH_URL is not set"
         ));
 
-    // AMIID replaces the pinned AMI.
-    asg_deploy(&["update"], &with(without_ami(3), "AMIID", &net.ami))
+    // AMIID replaces the pinned AMI; an Amazon Linux image's root volume is /dev/xvda.
+    let amazon_linux = image_with_root_device(&moto, "/dev/xvda").await;
+    asg_deploy(&["update"], &with(without_ami(3), "AMIID", &amazon_linux))
         .expect_code(0)
-        .expect_output(&format!("AMI {} (from AMIID)", net.ami));
+        .expect_output(&format!("AMI {amazon_linux} (from AMIID)"));
     assert_eq!(
         group_image(&moto, "web").await,
-        (net.ami.clone(), net.ami.clone())
+        (
+            amazon_linux.clone(),
+            amazon_linux.clone(),
+            "/dev/xvda".into()
+        )
     );
+
+    // An image this region does not have is refused before anything changes.
+    asg_deploy(
+        &["update"],
+        &with(without_ami(4), "AMIID", "ami-0123456789abcdef0"),
+    )
+    .expect_code(2)
+    .expect_output("image ami-0123456789abcdef0 was not found in this region");
+    assert_eq!(group_image(&moto, "web").await.0, amazon_linux);
 }
 
 #[tokio::test]
