@@ -15,10 +15,9 @@ from moto.server import main
 from moto.ssm.models import Parameter, ssm_backends
 
 ACCOUNT = "123456789012"  # moto's default account, used for any credentials
-
-host, port, region, *pairs = sys.argv[1:]
 CANONICAL = "099720109477"  # the owner of Ubuntu's images
 
+host, port, region, *pairs = sys.argv[1:]
 parameters = ssm_backends[ACCOUNT][region]._parameters
 images = ec2_backends[ACCOUNT][region]
 for pair in pairs:

@@ -648,17 +648,19 @@ pub enum RegionAnswer {
 /// S3's answer to a request for a bucket in `region`, signed for another: a HEAD gets no body,
 /// anything else the error document.
 fn wrong_region(region: &str, answer: RegionAnswer, head: bool) -> s3s::HttpResponse {
-    let (status, code, message) = match answer {
+    let (status, code, message, detail) = match answer {
         RegionAnswer::Malformed => (
             StatusCode::BAD_REQUEST,
             "AuthorizationHeaderMalformed",
             format!("The authorization header is malformed; expecting '{region}'"),
+            format!("<Region>{region}</Region>"),
         ),
         RegionAnswer::Redirect => (
             StatusCode::MOVED_PERMANENTLY,
             "PermanentRedirect",
             "The bucket you are attempting to access must be addressed using the specified endpoint."
                 .to_string(),
+            format!("<Endpoint>s3.{region}.amazonaws.com</Endpoint>"),
         ),
     };
     let body = if head {
@@ -666,7 +668,7 @@ fn wrong_region(region: &str, answer: RegionAnswer, head: bool) -> s3s::HttpResp
     } else {
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
-             <Message>{message}</Message><Region>{region}</Region><RequestId>T2</RequestId></Error>"
+             <Message>{message}</Message>{detail}<RequestId>T2</RequestId></Error>"
         )
     };
     let mut response = Response::new(s3s::Body::from(body));
