@@ -9,6 +9,7 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod config_bucket;
+pub mod egress;
 pub mod error;
 pub mod events;
 pub mod exit_code;

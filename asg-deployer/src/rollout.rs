@@ -540,7 +540,11 @@ async fn vpc_of(session: &Session<'_>, subnets: &[String]) -> Result<String, Err
             zones.into_iter().next().unwrap_or("one zone")
         )));
     }
-    Ok(vpcs.into_iter().next().unwrap_or_default().to_string())
+    let vpc = vpcs.into_iter().next().unwrap_or_default().to_string();
+    for warning in crate::egress::warnings(session, &vpc, &found).await {
+        session.display.line(format!("Warning: {warning}"));
+    }
+    Ok(vpc)
 }
 
 /// Names of parameters whose value would change.

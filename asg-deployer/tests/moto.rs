@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Moto, asg_deploy, deploy_env, with};
+use common::{Moto, Network, asg_deploy, deploy_env, with};
 
 /// Name, build tag, launch template version and desired size of the stack's current group.
 async fn group(moto: &Moto, stack: &str) -> (String, String, String, i32) {
@@ -274,6 +274,64 @@ async fn plan_lists_changes_and_leaves_nothing_behind() {
     asg_deploy(&["plan"], &deploy_env(&moto, &net, "api", 1))
         .expect_code(0)
         .expect_output("Nothing to update");
+}
+
+#[tokio::test]
+async fn subnets_without_a_way_out_are_warned_about() {
+    let moto = Moto::start();
+    let mut net = moto.network().await;
+    let env = |net: &Network| {
+        with(
+            deploy_env(&moto, net, "web", 1),
+            "CONFIG_BUCKET",
+            "web-config-files",
+        )
+    };
+    let public = asg_deploy(&["plan"], &env(&net));
+    public.expect_code(0);
+    assert!(!public.stdout.contains("Warning"), "{public}");
+    assert!(!public.stderr.contains("Warning"), "{public}");
+
+    // Private subnets: a route table of their own that leads nowhere outside the VPC.
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config());
+    let table = ec2
+        .create_route_table()
+        .vpc_id(&net.vpc)
+        .send()
+        .await
+        .unwrap()
+        .route_table()
+        .and_then(|t| t.route_table_id())
+        .unwrap()
+        .to_string();
+    for (i, zone) in ["a", "b"].iter().enumerate() {
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&net.vpc)
+            .cidr_block(format!("10.0.{}.0/24", 10 + i))
+            .availability_zone(format!("us-east-1{zone}"))
+            .send()
+            .await
+            .unwrap()
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap()
+            .to_string();
+        ec2.associate_route_table()
+            .route_table_id(&table)
+            .subnet_id(&subnet)
+            .send()
+            .await
+            .unwrap();
+        net.subnets[i] = subnet;
+    }
+    let private = asg_deploy(&["plan"], &env(&net));
+    private.expect_code(0);
+    for subnet in &net.subnets {
+        private.expect_output(&format!(
+            "Warning: subnet {subnet} has no route to the internet (0.0.0.0/0)"
+        ));
+    }
 }
 
 #[tokio::test]

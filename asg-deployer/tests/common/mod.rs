@@ -111,8 +111,57 @@ impl Moto {
                 .send()
                 .await
                 .unwrap();
-            subnets.push(s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string());
+            let subnet = s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string();
+            ec2.modify_subnet_attribute()
+                .subnet_id(&subnet)
+                .map_public_ip_on_launch(
+                    aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                        .value(true)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            subnets.push(subnet);
         }
+        // Public subnets: the VPC's main route table leads to an internet gateway.
+        let gateway = ec2
+            .create_internet_gateway()
+            .send()
+            .await
+            .unwrap()
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .unwrap()
+            .to_string();
+        ec2.attach_internet_gateway()
+            .internet_gateway_id(&gateway)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        let main_table = ec2
+            .describe_route_tables()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(&vpc)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .route_tables()[0]
+            .route_table_id()
+            .unwrap()
+            .to_string();
+        ec2.create_route()
+            .route_table_id(&main_table)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(&gateway)
+            .send()
+            .await
+            .unwrap();
         let acm = aws_sdk_acm::Client::new(&conf);
         let certificate = acm
             .request_certificate()
