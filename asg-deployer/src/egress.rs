@@ -4,7 +4,7 @@
 //! the routes tell that at once. It is a warning, not a refusal: VPC endpoints or a proxy can be
 //! the way out, and an artifact can be served from inside the VPC.
 
-use aws_sdk_ec2::types::{RouteTable, Subnet};
+use aws_sdk_ec2::types::{RouteState, RouteTable, Subnet};
 
 use crate::session::Session;
 
@@ -33,8 +33,8 @@ pub async fn warnings(session: &Session<'_>, vpc: &str, subnets: &[Subnet]) -> V
 }
 
 /// The check itself: each subnet's route table (its own, else the VPC's main one) needs a default
-/// IPv4 route, and one through an internet gateway also needs the subnet to give out public
-/// addresses (the launch template asks for none).
+/// IPv4 route that is not a blackhole, and one through an internet gateway also needs the subnet
+/// to give out public addresses (the launch template asks for none).
 pub fn without_a_way_out(subnets: &[Subnet], tables: &[RouteTable]) -> Vec<String> {
     let associated = |subnet: &str| {
         tables.iter().find(|t| {
@@ -58,6 +58,9 @@ pub fn without_a_way_out(subnets: &[Subnet], tables: &[RouteTable]) -> Vec<Strin
             match default_route {
                 None => Some(format!(
                     "subnet {id} has no route to the internet (0.0.0.0/0): its instances can download the artifact, read S3 and signal CloudFormation only through VPC endpoints or a proxy, else their boot fails"
+                )),
+                Some(route) if route.state() == Some(&RouteState::Blackhole) => Some(format!(
+                    "subnet {id}'s route to the internet leads to a gateway that no longer exists (blackhole), so its instances' boot fails: route it through a working NAT or internet gateway"
                 )),
                 Some(route)
                     if route.gateway_id().is_some_and(|g| g.starts_with("igw-"))
@@ -148,6 +151,21 @@ mod tests {
         let isolated = warned(&[subnet("subnet-other", true), subnet("subnet-public", true)]);
         assert_eq!(isolated.len(), 1, "{isolated:?}");
         assert!(isolated[0].contains("subnet subnet-other has no route to the internet"));
+
+        // A NAT gateway deleted under its route.
+        let gone = Some(
+            Route::builder()
+                .destination_cidr_block("0.0.0.0/0")
+                .nat_gateway_id("nat-2")
+                .state(RouteState::Blackhole)
+                .build(),
+        );
+        let blackhole = without_a_way_out(
+            &[subnet("subnet-private", false)],
+            &[table(false, &["subnet-private"], gone)],
+        );
+        assert_eq!(blackhole.len(), 1);
+        assert!(blackhole[0].contains("(blackhole)"), "{blackhole:?}");
 
         // Through a main table with a way out, nothing is said.
         let open_main = [table(true, &[], default_via_gateway("igw-1"))];
