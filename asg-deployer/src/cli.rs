@@ -126,6 +126,16 @@ pub struct Settings {
     /// SNS topic ARN notified by the operator alarms [default: none].
     #[arg(long, env = "ALARM_TOPIC_ARN", global = true)]
     pub alarm_topic_arn: Option<String>,
+    /// Average CPU percent of the group above which an instance is added [default: 90].
+    #[arg(long, env = "SCALE_UP_CPU", global = true)]
+    pub scale_up_cpu: Option<String>,
+    /// Average CPU percent below which an instance is removed; under SCALE_UP_CPU [default: 70].
+    #[arg(long, env = "SCALE_DOWN_CPU", global = true)]
+    pub scale_down_cpu: Option<String>,
+    /// Seconds the CPU must stay past a threshold before scaling: 60, 120, 180, 300, 600 or 900
+    /// [default: 300].
+    #[arg(long, env = "SCALING_PERIOD", global = true)]
+    pub scaling_period: Option<String>,
     /// Longest wait for the stack, e.g. 900, 900s, 30m, 1h; past it an update is cancelled [default: 30m].
     #[arg(long, env = "TIMEOUT", global = true)]
     pub timeout: Option<String>,

@@ -86,7 +86,24 @@ pub struct Deploy {
     pub app_name: String,
     /// SNS topic for the operator alarms.
     pub alarm_topic_arn: Option<String>,
+    /// When the group grows and shrinks.
+    pub scaling: Scaling,
 }
+
+/// The CPU alarms that add and remove instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scaling {
+    /// Average CPU percent above which an instance is added.
+    pub up_cpu: u32,
+    /// Average CPU percent below which an instance is removed; below `up_cpu`.
+    pub down_cpu: u32,
+    /// Seconds the CPU must stay past a threshold.
+    pub period_seconds: u32,
+}
+
+/// The periods CloudWatch alarms on EC2's basic monitoring accept, in seconds (the template's
+/// `AllowedValues`).
+const SCALING_PERIODS: [u32; 6] = [60, 120, 180, 300, 600, 900];
 
 /// The checked configuration of one invocation.
 #[derive(Debug, Clone)]
@@ -337,6 +354,7 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         |t| t.starts_with("arn:aws") && t.contains(":sns:"),
         |t| format!("ALARM_TOPIC_ARN {t:?} is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME."),
     );
+    let scaling = scaling(s, p);
     let (boot_script, boot_script_source) = boot_script(s, p);
     let settings_len = template::settings_block_upper_bound(
         stack_name,
@@ -370,6 +388,7 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         fetch,
         app_name,
         alarm_topic_arn,
+        scaling,
     }
 }
 
@@ -447,6 +466,42 @@ fn group_sizes(s: &Settings, p: &mut Problems) -> (u32, u32, u32) {
         p.add("DESIREDCAPACITY must be at least 1: a new group waits for that many instances to signal a good boot.");
     }
     (min_size, desired_capacity, max_size)
+}
+
+/// SCALE_UP_CPU, SCALE_DOWN_CPU (below it) and SCALING_PERIOD.
+fn scaling(s: &Settings, p: &mut Problems) -> Scaling {
+    let mut percent = |raw: &Option<String>, name: &str, default: u32| match non_empty(raw) {
+        None => default,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=99).contains(&n) => n,
+            _ => {
+                p.add(format!(
+                    "{name} {v:?} is not a CPU percentage: use a whole number from 1 to 99."
+                ));
+                default
+            }
+        },
+    };
+    let up_cpu = percent(&s.scale_up_cpu, "SCALE_UP_CPU", 90);
+    let down_cpu = percent(&s.scale_down_cpu, "SCALE_DOWN_CPU", 70);
+    if down_cpu >= up_cpu {
+        p.add(format!("SCALE_DOWN_CPU ({down_cpu}) must be below SCALE_UP_CPU ({up_cpu}), or the group adds and removes instances in turn: lower SCALE_DOWN_CPU."));
+    }
+    let period_seconds = match non_empty(&s.scaling_period) {
+        None => 300,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if SCALING_PERIODS.contains(&n) => n,
+            _ => {
+                p.add(format!("SCALING_PERIOD {v:?} is not one of the periods CloudWatch takes here: use 60, 120, 180, 300, 600 or 900 (seconds)."));
+                300
+            }
+        },
+    };
+    Scaling {
+        up_cpu,
+        down_cpu,
+        period_seconds,
+    }
 }
 
 /// DNSRECORD and HOSTED_ZONE (with its trailing dot): both or neither.
@@ -640,6 +695,49 @@ mod tests {
         );
         assert!(p.iter().any(|m| m.starts_with("ARTIFACT_URL is required")));
         assert!(p.iter().all(|m| !m.contains('\n')));
+    }
+
+    #[test]
+    fn scaling_defaults_to_90_and_70_percent_over_five_minutes_and_is_checked() {
+        let d = Config::from_settings(Command::Update, &good())
+            .unwrap()
+            .deploy
+            .unwrap();
+        let expected = Scaling {
+            up_cpu: 90,
+            down_cpu: 70,
+            period_seconds: 300,
+        };
+        assert_eq!(d.scaling, expected);
+
+        let mut s = good();
+        s.scale_up_cpu = Some("80".into());
+        s.scale_down_cpu = Some("40".into());
+        s.scaling_period = Some("60".into());
+        let d = Config::from_settings(Command::Update, &s)
+            .unwrap()
+            .deploy
+            .unwrap();
+        let expected = Scaling {
+            up_cpu: 80,
+            down_cpu: 40,
+            period_seconds: 60,
+        };
+        assert_eq!(d.scaling, expected);
+
+        let mut s = good();
+        s.scale_up_cpu = Some("100".into());
+        s.scaling_period = Some("240".into());
+        let p = problems(&s);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("SCALE_UP_CPU \"100\" is not a CPU percentage"));
+        assert!(p[1].contains("SCALING_PERIOD \"240\""));
+
+        let mut s = good();
+        s.scale_up_cpu = Some("60".into());
+        let p = problems(&s);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("SCALE_DOWN_CPU (70) must be below SCALE_UP_CPU (60)"));
     }
 
     #[test]

@@ -181,6 +181,9 @@ pub fn parameters(d: &Deploy, r: &Resolved) -> BTreeMap<String, String> {
             "AlarmTopicArn",
             d.alarm_topic_arn.clone().unwrap_or_default(),
         ),
+        ("ScaleUpThreshold", d.scaling.up_cpu.to_string()),
+        ("ScaleDownThreshold", d.scaling.down_cpu.to_string()),
+        ("ScalingPeriodSeconds", d.scaling.period_seconds.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

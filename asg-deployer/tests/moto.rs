@@ -102,6 +102,29 @@ async fn rollout_lifecycle() {
         .expect_output("Same build 2: InstanceType change what its instances are made from, so a new group replaces the old one");
     // (moto keeps the group on its launch template version here, so only the message is checked.)
 
+    // The scaling alarms' settings change in place.
+    let scaled = with(
+        with(resized.clone(), "SCALE_UP_CPU", "80"),
+        "SCALING_PERIOD",
+        "60",
+    );
+    asg_deploy(&["update"], &scaled)
+        .expect_code(0)
+        .expect_output("Same build 2: changing ScaleUpThreshold, ScalingPeriodSeconds in place");
+    let stored = asg_deployer::stack::describe(&moto.clients().cfn, "web")
+        .await
+        .unwrap()
+        .unwrap()
+        .parameters;
+    assert_eq!(
+        (
+            stored["ScaleUpThreshold"].as_str(),
+            stored["ScaleDownThreshold"].as_str(),
+            stored["ScalingPeriodSeconds"].as_str()
+        ),
+        ("80", "70", "60")
+    );
+
     // Status shows the build, the group and its instances, the outputs and the events.
     let status = asg_deploy(&["status"], &env2);
     status
