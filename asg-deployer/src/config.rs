@@ -91,7 +91,7 @@ pub struct Deploy {
 }
 
 /// The CPU alarms that add and remove instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Scaling {
     /// Average CPU percent above which an instance is added.
     pub up_cpu: u32,
@@ -699,31 +699,18 @@ mod tests {
 
     #[test]
     fn scaling_defaults_to_90_and_70_percent_over_five_minutes_and_is_checked() {
-        let d = Config::from_settings(Command::Update, &good())
-            .unwrap()
-            .deploy
-            .unwrap();
-        let expected = Scaling {
-            up_cpu: 90,
-            down_cpu: 70,
-            period_seconds: 300,
+        let scaling = |s: &Settings| {
+            let d = Config::from_settings(Command::Update, s).unwrap().deploy;
+            let d = d.unwrap().scaling;
+            (d.up_cpu, d.down_cpu, d.period_seconds)
         };
-        assert_eq!(d.scaling, expected);
+        assert_eq!(scaling(&good()), (90, 70, 300));
 
         let mut s = good();
         s.scale_up_cpu = Some("80".into());
         s.scale_down_cpu = Some("40".into());
         s.scaling_period = Some("60".into());
-        let d = Config::from_settings(Command::Update, &s)
-            .unwrap()
-            .deploy
-            .unwrap();
-        let expected = Scaling {
-            up_cpu: 80,
-            down_cpu: 40,
-            period_seconds: 60,
-        };
-        assert_eq!(d.scaling, expected);
+        assert_eq!(scaling(&s), (80, 40, 60));
 
         let mut s = good();
         s.scale_up_cpu = Some("100".into());
