@@ -132,8 +132,7 @@ pub struct Settings {
     /// Average CPU percent below which an instance is removed; under SCALE_UP_CPU [default: 70].
     #[arg(long, env = "SCALE_DOWN_CPU", global = true)]
     pub scale_down_cpu: Option<String>,
-    /// Seconds the CPU must stay past a threshold before scaling: 60, 120, 180, 300, 600 or 900
-    /// [default: 300].
+    /// Seconds the CPU must stay past a threshold before scaling: 300, 600 or 900 [default: 300].
     #[arg(long, env = "SCALING_PERIOD", global = true)]
     pub scaling_period: Option<String>,
     /// Longest wait for the stack, e.g. 900, 900s, 30m, 1h; past it an update is cancelled [default: 30m].

@@ -101,9 +101,10 @@ pub struct Scaling {
     pub period_seconds: u32,
 }
 
-/// The periods CloudWatch alarms on EC2's basic monitoring accept, in seconds (the template's
-/// `AllowedValues`).
-const SCALING_PERIODS: [u32; 6] = [60, 120, 180, 300, 600, 900];
+/// The scaling periods the template allows (its `AllowedValues`), in seconds: EC2's basic
+/// monitoring, which the instances have, reports CPU every five minutes, so a shorter period
+/// would often find no data.
+const SCALING_PERIODS: [u32; 3] = [300, 600, 900];
 
 /// The checked configuration of one invocation.
 #[derive(Debug, Clone)]
@@ -492,7 +493,7 @@ fn scaling(s: &Settings, p: &mut Problems) -> Scaling {
         Some(v) => match v.parse::<u32>() {
             Ok(n) if SCALING_PERIODS.contains(&n) => n,
             _ => {
-                p.add(format!("SCALING_PERIOD {v:?} is not one of the periods CloudWatch takes here: use 60, 120, 180, 300, 600 or 900 (seconds)."));
+                p.add(format!("SCALING_PERIOD {v:?} is not one of the scaling periods the stack allows: use 300, 600 or 900 (seconds; EC2 reports the instances' CPU every 5 minutes)."));
                 300
             }
         },
@@ -709,22 +710,34 @@ mod tests {
         let mut s = good();
         s.scale_up_cpu = Some("80".into());
         s.scale_down_cpu = Some("40".into());
-        s.scaling_period = Some("60".into());
-        assert_eq!(scaling(&s), (80, 40, 60));
+        s.scaling_period = Some("600".into());
+        assert_eq!(scaling(&s), (80, 40, 600));
 
         let mut s = good();
         s.scale_up_cpu = Some("100".into());
-        s.scaling_period = Some("240".into());
+        s.scaling_period = Some("60".into());
         let p = problems(&s);
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].contains("SCALE_UP_CPU \"100\" is not a CPU percentage"));
-        assert!(p[1].contains("SCALING_PERIOD \"240\""));
+        assert!(p[1].contains("SCALING_PERIOD \"60\""));
 
         let mut s = good();
         s.scale_up_cpu = Some("60".into());
         let p = problems(&s);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].contains("SCALE_DOWN_CPU (70) must be below SCALE_UP_CPU (60)"));
+    }
+
+    #[test]
+    fn the_scaling_periods_are_the_templates() {
+        let t = crate::template::app_template("#!/bin/bash\n").unwrap();
+        let allowed: Vec<u64> = t["Parameters"]["ScalingPeriodSeconds"]["AllowedValues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_u64())
+            .collect();
+        assert_eq!(allowed, SCALING_PERIODS.map(u64::from));
     }
 
     #[test]

@@ -106,7 +106,7 @@ async fn rollout_lifecycle() {
     let scaled = with(
         with(resized.clone(), "SCALE_UP_CPU", "80"),
         "SCALING_PERIOD",
-        "60",
+        "600",
     );
     asg_deploy(&["update"], &scaled)
         .expect_code(0)
@@ -122,7 +122,7 @@ async fn rollout_lifecycle() {
             stored["ScaleDownThreshold"].as_str(),
             stored["ScalingPeriodSeconds"].as_str()
         ),
-        ("80", "70", "60")
+        ("80", "70", "600")
     );
 
     // Status shows the build, the group and its instances, the outputs and the events.
