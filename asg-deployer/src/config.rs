@@ -156,6 +156,27 @@ impl Problems {
         }
         Some(value.to_string())
     }
+
+    /// A whole-number setting: `default` when unset, or when it is no number or `fits` refuses
+    /// it, which adds `advice`.
+    fn number(
+        &mut self,
+        raw: &Option<String>,
+        default: u32,
+        fits: impl Fn(u32) -> bool,
+        advice: impl Fn(&str) -> String,
+    ) -> u32 {
+        let Some(value) = non_empty(raw) else {
+            return default;
+        };
+        match value.parse::<u32>() {
+            Ok(n) if fits(n) => n,
+            _ => {
+                self.add(advice(value));
+                default
+            }
+        }
+    }
 }
 
 /// Why `create` with neither AMIID nor FETCH_URL is refused: the built-in boot script needs fetch.
@@ -457,9 +478,9 @@ fn ssh_cidr(s: &Settings, has_key_pair: bool, p: &mut Problems) -> Option<String
 
 /// MINSIZE, DESIREDCAPACITY and MAXSIZE, in that order.
 fn group_sizes(s: &Settings, p: &mut Problems) -> (u32, u32, u32) {
-    let min_size = size(s.min_size.as_ref(), "MINSIZE", 1, p);
-    let desired_capacity = size(s.desired_capacity.as_ref(), "DESIREDCAPACITY", 2, p);
-    let max_size = size(s.max_size.as_ref(), "MAXSIZE", 3, p);
+    let min_size = size(&s.min_size, "MINSIZE", 1, p);
+    let desired_capacity = size(&s.desired_capacity, "DESIREDCAPACITY", 2, p);
+    let max_size = size(&s.max_size, "MAXSIZE", 3, p);
     if !(min_size <= desired_capacity && desired_capacity <= max_size) {
         p.add(format!("Group sizes must satisfy MINSIZE <= DESIREDCAPACITY <= MAXSIZE, got {min_size} <= {desired_capacity} <= {max_size}: adjust them."));
     }
@@ -471,33 +492,25 @@ fn group_sizes(s: &Settings, p: &mut Problems) -> (u32, u32, u32) {
 
 /// SCALE_UP_CPU, SCALE_DOWN_CPU (below it) and SCALING_PERIOD.
 fn scaling(s: &Settings, p: &mut Problems) -> Scaling {
-    let mut percent = |raw: &Option<String>, name: &str, default: u32| match non_empty(raw) {
-        None => default,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if (1..=99).contains(&n) => n,
-            _ => {
-                p.add(format!(
-                    "{name} {v:?} is not a CPU percentage: use a whole number from 1 to 99."
-                ));
-                default
-            }
-        },
+    let mut percent = |raw: &Option<String>, name: &str, default: u32| {
+        p.number(
+            raw,
+            default,
+            |n| (1..=99).contains(&n),
+            |v| format!("{name} {v:?} is not a CPU percentage: use a whole number from 1 to 99."),
+        )
     };
     let up_cpu = percent(&s.scale_up_cpu, "SCALE_UP_CPU", 90);
     let down_cpu = percent(&s.scale_down_cpu, "SCALE_DOWN_CPU", 70);
     if down_cpu >= up_cpu {
         p.add(format!("SCALE_DOWN_CPU ({down_cpu}) must be below SCALE_UP_CPU ({up_cpu}), or the group adds and removes instances in turn: lower SCALE_DOWN_CPU."));
     }
-    let period_seconds = match non_empty(&s.scaling_period) {
-        None => 300,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if SCALING_PERIODS.contains(&n) => n,
-            _ => {
-                p.add(format!("SCALING_PERIOD {v:?} is not one of the scaling periods the stack allows: use 300, 600 or 900 (seconds; EC2 reports the instances' CPU every 5 minutes)."));
-                300
-            }
-        },
-    };
+    let period_seconds = p.number(
+        &s.scaling_period,
+        300,
+        |n| SCALING_PERIODS.contains(&n),
+        |v| format!("SCALING_PERIOD {v:?} is not one of the scaling periods the stack allows: use 300, 600 or 900 (seconds; EC2 reports the instances' CPU every 5 minutes)."),
+    );
     Scaling {
         up_cpu,
         down_cpu,
@@ -614,19 +627,13 @@ fn split_list(list: &str) -> Vec<String> {
         .collect()
 }
 
-fn size(raw: Option<&String>, name: &str, default: u32, p: &mut Problems) -> u32 {
-    match raw.map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        None => default,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if n <= 10_000 => n,
-            _ => {
-                p.add(format!(
-                    "{name} {v:?} is not a group size: use a whole number from 0 to 10000."
-                ));
-                default
-            }
-        },
-    }
+fn size(raw: &Option<String>, name: &str, default: u32, p: &mut Problems) -> u32 {
+    p.number(
+        raw,
+        default,
+        |n| n <= 10_000,
+        |v| format!("{name} {v:?} is not a group size: use a whole number from 0 to 10000."),
+    )
 }
 
 #[cfg(test)]
