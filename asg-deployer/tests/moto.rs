@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Moto, Network, asg_deploy, deploy_env, with};
+use common::{Moto, Network, asg_deploy, deploy_env, subnet, with};
 
 /// Name, build tag, launch template version and desired size of the stack's current group.
 async fn group(moto: &Moto, stack: &str) -> (String, String, String, i32) {
@@ -328,18 +328,7 @@ async fn subnets_without_a_way_out_are_warned_about() {
         .unwrap()
         .to_string();
     for (i, zone) in ["a", "b"].iter().enumerate() {
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&net.vpc)
-            .cidr_block(format!("10.0.{}.0/24", 10 + i))
-            .availability_zone(format!("us-east-1{zone}"))
-            .send()
-            .await
-            .unwrap()
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .unwrap()
-            .to_string();
+        let subnet = subnet(&ec2, &net.vpc, &format!("10.0.{}.0/24", 10 + i), zone).await;
         ec2.associate_route_table()
             .route_table_id(&table)
             .subnet_id(&subnet)
@@ -362,15 +351,7 @@ async fn subnets_in_one_zone_are_refused_before_any_change() {
     let moto = Moto::start();
     let mut net = moto.network().await;
     let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config());
-    let third = ec2
-        .create_subnet()
-        .vpc_id(&net.vpc)
-        .cidr_block("10.0.9.0/24")
-        .availability_zone("us-east-1a")
-        .send()
-        .await
-        .unwrap();
-    net.subnets[1] = third.subnet().unwrap().subnet_id().unwrap().to_string();
+    net.subnets[1] = subnet(&ec2, &net.vpc, "10.0.9.0/24", "a").await;
     asg_deploy(&["create"], &deploy_env(&moto, &net, "web", 1))
         .expect_code(2)
         .expect_output("SUBNETS are all in us-east-1a");

@@ -103,15 +103,7 @@ impl Moto {
             .to_string();
         let mut subnets = Vec::new();
         for (i, zone) in ["a", "b"].iter().enumerate() {
-            let s = ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("10.0.{i}.0/24"))
-                .availability_zone(format!("{REGION}{zone}"))
-                .send()
-                .await
-                .unwrap();
-            let subnet = s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string();
+            let subnet = subnet(&ec2, &vpc, &format!("10.0.{i}.0/24"), zone).await;
             ec2.modify_subnet_attribute()
                 .subnet_id(&subnet)
                 .map_public_ip_on_launch(
@@ -192,6 +184,21 @@ impl Drop for Moto {
 
 /// The region every test uses.
 pub const REGION: &str = "us-east-1";
+
+/// Makes a subnet of `cidr` in `vpc`, in availability zone `zone` ("a", "b", ...) of [`REGION`].
+pub async fn subnet(ec2: &aws_sdk_ec2::Client, vpc: &str, cidr: &str, zone: &str) -> String {
+    ec2.create_subnet()
+        .vpc_id(vpc)
+        .cidr_block(cidr)
+        .availability_zone(format!("{REGION}{zone}"))
+        .send()
+        .await
+        .unwrap()
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap()
+        .to_string()
+}
 
 /// What the stack needs from the account.
 #[derive(Debug, Clone)]
