@@ -3,26 +3,23 @@
 #
 # asg-deploy prepends a settings header of single-quoted shell assignments, one per line:
 #   STACK_NAME REGION CONFIG_BUCKET BUILD_NUMBER ARTIFACT_URL FETCH_URL FETCH_SHA256 APP_NAME SIGNAL_RESOURCE
-# Nothing about a deployment is baked in here. Each step is a function that logs one line with its
-# name and duration and can run again without harm. The stack hears "success" only once /healthz
-# answers through nginx; any failure signals "failure" at once, so CloudFormation rolls back instead
-# of waiting for its timeout.
+# Each step logs its name and duration and can run again. The stack hears "success" once /healthz
+# answers through nginx; any failure signals "failure" at once, so it rolls back without waiting.
 #
-# Rehearsal (cloud-init/tests/): BOOT_REHEARSAL=1 writes under BOOT_ROOT and hands what changes
-# the machine to BOOT_REHEARSAL_HOOK. Downloads stay real.
+# cloud-init/tests/: BOOT_REHEARSAL=1 writes under BOOT_ROOT, system commands go to BOOT_REHEARSAL_HOOK.
 set -Eeuo pipefail
 shopt -s inherit_errexit
 
 readonly CFN_BOOTSTRAP_URL=https://s3.amazonaws.com/cloudformation-examples/aws-cfn-bootstrap-py3-latest.tar.gz
-# Swap equals the instance's memory up to this size, so large instances keep their disk.
+# Swap equals memory up to this size, so large instances keep their disk.
 readonly SWAP_MAX_MIB=4096
 readonly SWAP_FILE=/swapfile
 
 BOOT_ROOT=${BOOT_ROOT:-}
 BOOT_REHEARSAL=${BOOT_REHEARSAL:-0}
-# Port nginx listens on, for the health check; the rehearsal moves nginx to a free port.
+# nginx's port, for the health check (the rehearsal moves it).
 BOOT_HTTP_PORT=${BOOT_HTTP_PORT:-80}
-# CA certificate of the rehearsal's HTTPS server; empty on real instances, which trust the system's roots.
+# CA of the rehearsal's HTTPS server; empty on instances (system roots).
 BOOT_CA_CERT=${BOOT_CA_CERT:-}
 # Seconds the app gets to answer /healthz through nginx after it is started.
 BOOT_HEALTH_TIMEOUT=${BOOT_HEALTH_TIMEOUT:-300}
@@ -57,7 +54,7 @@ elapsed_since() {
   printf '%d.%03d s' $((us / 1000000)) $((us % 1000000 / 1000))
 }
 
-# retry ATTEMPTS COMMAND...: runs COMMAND until it succeeds, waiting 2, 4, 8, ... (at most 30) seconds in between.
+# retry N CMD...: runs CMD up to N times, waiting 2, 4, 8... (at most 30) s between.
 retry() {
   local attempts=$1 attempt=1 delay=2
   shift
@@ -78,8 +75,7 @@ signal_stack() {
   retry 3 signal_once "$1"
 }
 
-# One cfn-signal. An instance launched after the rollout finds the stack "in UPDATE_COMPLETE state"
-# that "cannot be signaled": not a failure of this boot, nor worth a retry.
+# One cfn-signal. After the rollout the stack "cannot be signaled": not a failure, nor worth a retry.
 signal_once() {
   local answer status=0
   answer=$(cfn-signal --stack "$STACK_NAME" --resource "$SIGNAL_RESOURCE" --region "$REGION" --exit-code "$1" 2>&1) || status=$?
@@ -148,12 +144,22 @@ check_settings() {
 java_package() {
   local pkg
   for pkg in openjdk-25-jre-headless openjdk-21-jre-headless; do
-    if apt-cache show "$pkg" >/dev/null 2>&1; then
+    # `apt-cache show` also succeeds for a name only referred to.
+    if apt-cache policy "$pkg" 2>/dev/null | grep -q '^ *Candidate: [^(]'; then
       printf '%s\n' "$pkg"
       return
     fi
   done
   printf '%s\n' default-jre-headless
+}
+
+# One apt-get run; a missing package cannot heal, so it ends the boot unretried.
+apt_once() {
+  local out status=0 why
+  out=$("$@" 2>&1) || status=$?
+  printf '%s\n' "$out"
+  why=$(grep -m 1 -E 'has no installation candidate|Unable to locate package' <<<"$out") || return "$status"
+  die "apt: ${why#E: }; use an image whose package sources have it."
 }
 
 install_dependencies() {
@@ -164,7 +170,7 @@ install_dependencies() {
   retry 12 "${apt[@]}" update
   local java
   java=$(java_package)
-  retry 5 "${apt[@]}" install -y --no-install-recommends nginx "$java" python3-venv curl ca-certificates
+  retry 5 apt_once "${apt[@]}" install -y --no-install-recommends nginx "$java" python3-venv curl ca-certificates
   if command -v cfn-signal >/dev/null; then
     return
   fi
@@ -198,7 +204,7 @@ enable_swap() {
     mv -f "$file.new" "$file"
   fi
   grep -qs "^$SWAP_FILE " "$BOOT_ROOT/etc/fstab" || printf '%s none swap sw 0 0\n' "$SWAP_FILE" >>"$BOOT_ROOT/etc/fstab"
-  swapon "$file"
+  swapon "$file" || log "warning: the kernel refused swap on $SWAP_FILE; going on without it"
 }
 
 install_fetch() {
@@ -235,7 +241,7 @@ create_app_user() {
   useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$APP_NAME"
 }
 
-# Runs after create_app_user (its group owns the directory): root owns everything, the app may only read.
+# After create_app_user (its group owns it): root owns all, the app only reads.
 provision_app_directory() {
   local dir
   for dir in "$BOOT_ROOT/var/www/$APP_NAME" "$BOOT_ROOT/var/www/$APP_NAME/builds"; do

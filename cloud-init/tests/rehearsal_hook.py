@@ -173,18 +173,32 @@ def main(argv):
         fail("called without a command")
     record(argv)
     command, args = argv[0], argv[1:]
+    # REHEARSAL_APT_MISSING: packages the sources only refer to (no installation candidate).
+    missing = os.environ.get("REHEARSAL_APT_MISSING", "").split()
     if command == "apt-get":
         # REHEARSAL_APT_FAILURES=N makes the first N apt-get calls fail, like a flaky mirror.
         if counter("apt-get") <= int(os.environ.get("REHEARSAL_APT_FAILURES", "0")):
             print("E: Failed to fetch (rehearsal: simulated mirror failure)", file=sys.stderr)
             return 100
+        for package in args[args.index("install") + 1 :] if "install" in args else []:
+            if package in missing:
+                print(f"E: Package '{package}' has no installation candidate", file=sys.stderr)
+                return 100
         return 0
     if command == "apt-cache":
+        # `apt-cache policy NAME` as apt prints it: a version, or "(none)" for a name only referred to.
+        if args[:1] != ["policy"] or len(args) != 2:
+            fail(f"unexpected apt-cache call: {shlex.join(args)}")
+        print(f"{args[1]}:\n  Installed: (none)\n  Candidate: {'(none)' if args[1] in missing else '1.0-1'}")
         return 0
     if command in ("useradd", "chown", "mkswap"):
         return 0
     if command == "swapon":
         # `swapon --show` prints active swap areas: there are none on the rehearsal's machine.
+        # REHEARSAL_SWAP_REFUSED=1: the kernel refuses to swap on a file, as in a container.
+        if args[:1] != ["--show"] and os.environ.get("REHEARSAL_SWAP_REFUSED") == "1":
+            print(f"swapon: {args[-1]}: swapon failed: Operation not permitted", file=sys.stderr)
+            return 255
         return 0
     if command == "fallocate":
         Path(args[-1]).touch()

@@ -233,3 +233,33 @@ def test_user_data_fits_in_ec2s_limit(boot):
     )
     size = len(boot.user_data(settings).encode())
     assert size <= 16384 - 512, f"user data is {size} bytes; keep at least 512 bytes below EC2's 16384"
+
+
+def test_java_is_chosen_by_installation_candidate(boot):
+    """A name apt only knows from other packages' relations (openjdk-25 here) is not picked."""
+    result = boot.run(extra_env={"REHEARSAL_APT_MISSING": "openjdk-25-jre-headless"})
+    assert result.returncode == 0, boot.describe()
+    installs = [c for c in boot.commands() if c.startswith("apt-get") and " install " in c]
+    assert len(installs) == 1 and " openjdk-21-jre-headless " in installs[0], boot.describe()
+
+
+def test_a_package_the_sources_lack_fails_at_once(boot):
+    """"No installation candidate" cannot heal: one attempt, the reason, a failure signal."""
+    result = boot.run(extra_env={"REHEARSAL_APT_MISSING": "python3-venv"})
+    assert result.returncode != 0, boot.describe()
+    installs = [c for c in boot.commands() if c.startswith("apt-get") and " install " in c]
+    assert len(installs) == 1, boot.describe()
+    assert "Package 'python3-venv' has no installation candidate" in result.stderr, boot.describe()
+    assert "boot: step install_dependencies failed after" in result.stdout, boot.describe()
+    assert boot.signals() == ["1"], boot.describe()
+
+
+def test_refused_swap_is_a_warning_not_a_failure(boot):
+    if not swap_size_mib(boot.root):
+        # No swap file is made on a disk this full, so swapon is never asked.
+        assert "not making a" in boot.run().stdout, boot.describe()
+        return
+    result = boot.run(extra_env={"REHEARSAL_SWAP_REFUSED": "1"})
+    assert result.returncode == 0, boot.describe()
+    assert "boot: warning: the kernel refused swap on /swapfile; going on without it" in result.stdout
+    assert boot.signals() == ["0"], boot.describe()
