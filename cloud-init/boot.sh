@@ -203,8 +203,8 @@ enable_swap() {
     mkswap "$file.new" >/dev/null
     mv -f "$file.new" "$file"
   fi
+  swapon "$file" || { log "warning: the kernel refused swap on $SWAP_FILE; going on without it"; return; }
   grep -qs "^$SWAP_FILE " "$BOOT_ROOT/etc/fstab" || printf '%s none swap sw 0 0\n' "$SWAP_FILE" >>"$BOOT_ROOT/etc/fstab"
-  swapon "$file" || log "warning: the kernel refused swap on $SWAP_FILE; going on without it"
 }
 
 install_fetch() {

@@ -262,4 +262,5 @@ def test_refused_swap_is_a_warning_not_a_failure(boot):
     result = boot.run(extra_env={"REHEARSAL_SWAP_REFUSED": "1"})
     assert result.returncode == 0, boot.describe()
     assert "boot: warning: the kernel refused swap on /swapfile; going on without it" in result.stdout
+    assert "/swapfile" not in (boot.root / "etc/fstab").read_text(), "later boots must not try it again"
     assert boot.signals() == ["0"], boot.describe()
