@@ -207,6 +207,33 @@ enable_swap() {
   grep -qs "^$SWAP_FILE " "$BOOT_ROOT/etc/fstab" || printf '%s none swap sw 0 0\n' "$SWAP_FILE" >>"$BOOT_ROOT/etc/fstab"
 }
 
+# imds PATH: one instance metadata read with an IMDSv2 token.
+imds() {
+  local base=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254} token
+  local curl=(curl -fsS --noproxy '*' --connect-timeout 2 --max-time 10)
+  token=$("${curl[@]}" -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "${base%/}/latest/api/token")
+  "${curl[@]}" -H "X-aws-ec2-metadata-token: $token" "${base%/}/latest/meta-data/$1"
+}
+
+# s3_get KEY FILE: an object of the config bucket, signed by curl with the instance role's keys,
+# which go to curl on stdin, never on a command line.
+s3_get() {
+  local role keys url endpoint=${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}
+  role=$(imds iam/security-credentials/) || return
+  keys=$(imds "iam/security-credentials/${role%%$'\n'*}" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+print("user = \"%s:%s\"\nheader = \"x-amz-security-token: %s\"" % (c["AccessKeyId"], c["SecretAccessKey"], c["Token"]))') || return
+  if [[ -n $endpoint ]]; then
+    url=${endpoint%/}/$CONFIG_BUCKET/$1
+  elif [[ $CONFIG_BUCKET == *.* ]]; then
+    url=https://s3.$REGION.amazonaws.com/$CONFIG_BUCKET/$1
+  else
+    url=https://$CONFIG_BUCKET.s3.$REGION.amazonaws.com/$1
+  fi
+  curl -fsS --connect-timeout 10 --max-time 300 --aws-sigv4 "aws:amz:$REGION:s3" -K - -o "$2" "$url" <<<"$keys"
+}
+
 install_fetch() {
   local candidate
   for candidate in /usr/local/bin/fetch /usr/bin/fetch; do
@@ -216,21 +243,26 @@ install_fetch() {
       return
     fi
   done
-  [[ -n $FETCH_URL ]] || die "the image has no /usr/local/bin/fetch and FETCH_URL is empty; bake fetch into the image or give the template its URL and SHA-256."
-  [[ -n $FETCH_SHA256 ]] || die "FETCH_URL is set but FETCH_SHA256 is empty; give the template the binary's SHA-256 so it can be checked before it runs."
+  [[ -n $FETCH_SHA256 ]] || die "the image has no /usr/local/bin/fetch and FETCH_SHA256 is empty; redeploy with asg-deploy, which uploads fetch with the build, or bake fetch into the image."
   local dir=$BOOT_ROOT/usr/local/bin
-  local tmp=$dir/.fetch.download
-  local ca=()
-  [[ -z $BOOT_CA_CERT ]] || ca=(--cacert "$BOOT_CA_CERT")
+  local tmp=$dir/.fetch.download from=$FETCH_URL
   install -d -m 0755 "$dir"
-  retry 5 curl --proto '=https' --tlsv1.2 -fsSL --connect-timeout 10 --max-time 300 "${ca[@]}" -o "$tmp" "$FETCH_URL"
+  if [[ -n $FETCH_URL ]]; then
+    local ca=()
+    [[ -z $BOOT_CA_CERT ]] || ca=(--cacert "$BOOT_CA_CERT")
+    retry 5 curl --proto '=https' --tlsv1.2 -fsSL --connect-timeout 10 --max-time 300 "${ca[@]}" -o "$tmp" "$FETCH_URL"
+  else
+    from=s3://$CONFIG_BUCKET/builds/$BUILD_NUMBER/fetch
+    retry 5 s3_get "builds/$BUILD_NUMBER/fetch" "$tmp"
+  fi
   if ! printf '%s  %s\n' "${FETCH_SHA256,,}" "$tmp" | sha256sum --check --status; then
     rm -f "$tmp"
-    die "the fetch binary from $FETCH_URL does not match FETCH_SHA256; it was deleted without being run."
+    die "the fetch binary from $from does not match FETCH_SHA256; it was deleted without being run."
   fi
   chmod 0755 "$tmp"
   mv -f "$tmp" "$dir/fetch"
   fetch_bin=$dir/fetch
+  log "installed fetch from $from (sha256 ${FETCH_SHA256,,})"
 }
 
 create_app_user() {

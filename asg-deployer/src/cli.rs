@@ -81,9 +81,14 @@ pub struct Settings {
     /// Comma-separated extra security group ids for the instances.
     #[arg(long = "security-groups", env = "SG_VALUE", global = true)]
     pub security_groups: Option<String>,
-    /// AMI id [default: Ubuntu 24.04 LTS from the public SSM parameter, pinned in the stack].
+    /// AMI id; an image with /usr/local/bin/fetch baked in [default: BASE_IMAGE's current AMI,
+    /// pinned in the stack].
     #[arg(long = "ami", env = "AMIID", global = true)]
     pub ami: Option<String>,
+    /// Stock image resolved from its public SSM parameter when AMIID is not set: ubuntu-24.04 or
+    /// debian-13 [default: ubuntu-24.04 on create; update keeps the pinned AMI unless this is set].
+    #[arg(long, env = "BASE_IMAGE", global = true)]
+    pub base_image: Option<String>,
     /// EC2 instance type [default: t3.micro].
     #[arg(long, env = "INSTANCETYPE", global = true)]
     pub instance_type: Option<String>,
@@ -114,7 +119,11 @@ pub struct Settings {
     /// Boot script given to instances as user data [default: the project's cloud-init/boot.sh].
     #[arg(long, env = "CLOUD_INIT_PATH", global = true)]
     pub cloud_init_path: Option<PathBuf>,
-    /// https URL of the fetch binary for images without one, with FETCH_SHA256.
+    /// Linux fetch executable uploaded with each build for images without one [default: the
+    /// fetch beside asg-deploy, when it fits the instance type's architecture].
+    #[arg(long, env = "FETCH_BINARY", global = true)]
+    pub fetch_binary: Option<PathBuf>,
+    /// https URL of a fetch binary you host, instead of FETCH_BINARY, with FETCH_SHA256.
     #[arg(long, env = "FETCH_URL", global = true)]
     pub fetch_url: Option<String>,
     /// SHA-256 (hex) of the binary at FETCH_URL.

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::cli::{Command, HealthCheck, Settings};
 use crate::error::Error;
+use crate::fetch_binary::{self, FetchSource};
+use crate::image::{Arch, BASE_IMAGES, BaseImage};
 use crate::shapes::{
     check_https_url, is_acm_arn, is_aws_id, is_bucket_name, is_dns_name, is_instance_type,
     is_ipv4_cidr, is_sha256,
@@ -58,8 +60,11 @@ pub struct Deploy {
     pub artifact_url: String,
     /// Extra security groups for the instances.
     pub security_groups: Vec<String>,
-    /// AMI id; `None` resolves Ubuntu 24.04 LTS (create) or keeps the pinned one (update).
+    /// AMI id; `None` resolves the base image (create) or keeps the pinned one (update).
     pub ami: Option<String>,
+    /// The stock image resolved when AMIID is not set; `None`: Ubuntu 24.04 LTS on create, the
+    /// pinned AMI on update.
+    pub base_image: Option<BaseImage>,
     /// EC2 instance type.
     pub instance_type: String,
     /// EC2 key pair, if SSH is wanted.
@@ -80,8 +85,8 @@ pub struct Deploy {
     pub boot_script: String,
     /// Where the boot script came from, for messages.
     pub boot_script_source: String,
-    /// fetch binary URL and checksum for images without one.
-    pub fetch: Option<(String, String)>,
+    /// Where the instances' fetch comes from when the image has none.
+    pub fetch: FetchSource,
     /// Application name.
     pub app_name: String,
     /// SNS topic for the operator alarms.
@@ -179,9 +184,6 @@ impl Problems {
     }
 }
 
-/// Why `create` with neither AMIID nor FETCH_URL is refused: the built-in boot script needs fetch.
-const NO_FETCH_ON_UBUNTU: &str = "AMIID is not set, so instances boot stock Ubuntu 24.04 LTS, which has no fetch for the boot script: set FETCH_URL and FETCH_SHA256 to the fetch binary to install at boot, or AMIID to an image with /usr/local/bin/fetch.";
-
 impl Config {
     /// Checks the raw settings for `command`; reports every problem found.
     pub fn from_settings(command: Command, s: &Settings) -> Result<Config, Error> {
@@ -193,13 +195,15 @@ impl Config {
             }
             Command::Status { .. } | Command::Delete => None,
         };
-        if let Some(d) = &deploy
-            && command == Command::Create
-            && d.ami.is_none()
-            && d.fetch.is_none()
-            && s.cloud_init_path.is_none()
+        // A new stack boots a stock image, which has no fetch; an update may keep a pinned
+        // image that has one, which only the stack tells.
+        if let Some(Deploy {
+            fetch: FetchSource::Beside(Err(why)),
+            ..
+        }) = &deploy
+            && matches!(command, Command::Create | Command::Render)
         {
-            p.add(NO_FETCH_ON_UBUNTU);
+            p.add(why.clone());
         }
         if p.0.is_empty() {
             Ok(Config {
@@ -346,8 +350,9 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
     let ami = p.optional(
         &s.ami,
         |a| is_aws_id(a, "ami"),
-        |a| format!("AMIID {a:?} is not an AMI id: use the form ami-0123456789abcdef0, or leave it unset for Ubuntu 24.04 LTS."),
+        |a| format!("AMIID {a:?} is not an AMI id: use the form ami-0123456789abcdef0, or leave it unset for a stock image (BASE_IMAGE)."),
     );
+    let base_image = base_image(s, p);
     let instance_type = non_empty(&s.instance_type)
         .unwrap_or("t3.micro")
         .to_string();
@@ -369,7 +374,7 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         is_bucket_name,
         |b| format!("CONFIG_BUCKET {b:?} is not a valid bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens."),
     );
-    let fetch = fetch_binary(s, p);
+    let fetch = fetch_source(s, &instance_type, ami.is_some(), p);
     let app_name = app_name(s, p);
     let alarm_topic_arn = p.optional(
         &s.alarm_topic_arn,
@@ -382,7 +387,7 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         stack_name,
         build_number,
         &artifact_url,
-        fetch.as_ref(),
+        fetch.longest_parameters(),
         &app_name,
     );
     let user_data_len = settings_len + boot_script.len();
@@ -397,6 +402,7 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         artifact_url,
         security_groups,
         ami,
+        base_image,
         instance_type,
         key_pair,
         ssh_cidr,
@@ -551,8 +557,47 @@ fn dns(s: &Settings, p: &mut Problems) -> Option<(String, String)> {
     }
 }
 
+/// BASE_IMAGE: one of the stock images.
+fn base_image(s: &Settings, p: &mut Problems) -> Option<BaseImage> {
+    let name = non_empty(&s.base_image)?;
+    let image = BaseImage::parse(name);
+    if image.is_none() {
+        let names: Vec<_> = BASE_IMAGES.iter().map(|(n, _)| *n).collect();
+        p.add(format!(
+            "BASE_IMAGE {name:?} is not a stock image asg-deploy knows: use {}, or AMIID for any other image.",
+            names.join(" or ")
+        ));
+    }
+    image
+}
+
+/// FETCH_URL with FETCH_SHA256, else FETCH_BINARY, else the fetch beside asg-deploy for an image
+/// without one (no AMIID, the built-in boot script).
+fn fetch_source(s: &Settings, instance_type: &str, has_ami: bool, p: &mut Problems) -> FetchSource {
+    let arch = Arch::of_instance_type(instance_type);
+    if let Some((url, sha256)) = fetch_url(s, p) {
+        if s.fetch_binary.is_some() {
+            p.add("FETCH_BINARY and FETCH_URL are both set: set FETCH_BINARY to upload a fetch with each build, or FETCH_URL to one you host, not both.");
+        }
+        return FetchSource::Url { url, sha256 };
+    }
+    if let Some(path) = &s.fetch_binary {
+        return match fetch_binary::given(path, arch) {
+            Ok(binary) => FetchSource::Given(binary),
+            Err(why) => {
+                p.add(why);
+                FetchSource::Image
+            }
+        };
+    }
+    if has_ami || s.cloud_init_path.is_some() || non_empty(&s.fetch_sha256).is_some() {
+        return FetchSource::Image;
+    }
+    FetchSource::Beside(fetch_binary::beside_this_program(arch))
+}
+
 /// FETCH_URL and FETCH_SHA256: both or neither.
-fn fetch_binary(s: &Settings, p: &mut Problems) -> Option<(String, String)> {
+fn fetch_url(s: &Settings, p: &mut Problems) -> Option<(String, String)> {
     match (non_empty(&s.fetch_url), non_empty(&s.fetch_sha256)) {
         (None, None) => None,
         (Some(u), sha) => {
@@ -598,7 +643,7 @@ fn app_name(s: &Settings, p: &mut Problems) -> String {
 fn boot_script(s: &Settings, p: &mut Problems) -> (String, String) {
     match &s.cloud_init_path {
         None => (
-            template::DEFAULT_BOOT_SCRIPT.to_string(),
+            template::default_boot_script(),
             "the built-in cloud-init/boot.sh".to_string(),
         ),
         Some(path) => match read_script(path) {

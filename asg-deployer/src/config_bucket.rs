@@ -8,6 +8,7 @@ use crate::aws::Clients;
 use crate::config::{Deploy, Target};
 use crate::error::Error;
 use crate::events::{WatchEnd, Watcher};
+use crate::fetch_binary::Install;
 use crate::progress::Display;
 use crate::session::Session;
 use crate::stack;
@@ -136,12 +137,17 @@ async fn create(session: &Session<'_>, name: &str, bucket: Option<&str>) -> Resu
         .ok_or_else(|| Error::Refused(format!("stack {name} has no BucketName output")))
 }
 
-/// Uploads this build's nginx site and systemd unit; returns the keys written.
+/// Where the uploaded fetch binary goes; the boot script downloads it from there.
+pub const FETCH_FILE: &str = "fetch";
+
+/// Uploads this build's nginx site and systemd unit, and the fetch binary when the instances get
+/// it from the bucket; returns the keys written.
 pub async fn upload(
     clients: &Clients,
     bucket: &str,
     build: u64,
     app_name: &str,
+    fetch: &Install,
     display: &Display,
 ) -> Result<Vec<String>, Error> {
     let mut keys = Vec::new();
@@ -160,12 +166,58 @@ pub async fn upload(
         display.line(format!("Uploaded s3://{bucket}/{key}"));
         keys.push(key);
     }
+    if let Install::Upload(binary) = fetch {
+        let key = key(build, FETCH_FILE);
+        let at = format!("s3://{bucket}/{key}");
+        let body = ByteStream::from_path(&binary.path).await.map_err(|e| {
+            Error::Refused(format!(
+                "FETCH_BINARY {} cannot be read ({e}): check the file and run again",
+                binary.path.display()
+            ))
+        })?;
+        clients
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type("application/octet-stream")
+            .checksum_sha256(base64_of_hex(&binary.sha256))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| crate::error::aws(&format!("PutObject {at}"), e))?;
+        display.line(format!(
+            "Uploaded {at} ({} fetch, {:.1} MB, sha256 {})",
+            binary.arch,
+            binary.len as f64 / 1e6,
+            binary.sha256
+        ));
+        keys.push(key);
+    }
     Ok(keys)
+}
+
+/// S3's form of a SHA-256 (base64 of the digest) from its hex form, so S3 checks the upload.
+fn base64_of_hex(hex: &str) -> String {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    aws_smithy_types::base64::encode(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_gets_the_digest_in_base64() {
+        // SHA-256 of the empty string, as S3 names it.
+        assert_eq!(
+            base64_of_hex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
 
     #[test]
     fn the_unit_runs_the_app_it_is_named_for() {

@@ -3,7 +3,8 @@
 //! Data flows one way: `cli` (raw flags) -> `config` (checked settings) -> `rollout`, `plan`,
 //! `status` (the commands) -> `events` (live stack events) -> `health` -> `exit_code`.
 //! `template` owns the embedded templates and boot assets, `config_bucket` the bucket stack and
-//! uploads, `stack` the reading of stacks, `aws` the clients, `error` the one error type.
+//! uploads, `image` the stock images, `fetch_binary` the fetch shipped with a build, `stack` the
+//! reading of stacks, `aws` the clients, `error` the one error type.
 
 pub mod aws;
 pub mod cli;
@@ -13,7 +14,9 @@ pub mod egress;
 pub mod error;
 pub mod events;
 pub mod exit_code;
+pub mod fetch_binary;
 pub mod health;
+pub mod image;
 pub mod plan;
 pub mod progress;
 pub mod rollout;
@@ -29,6 +32,7 @@ use crate::aws::Clients;
 use crate::cli::Command;
 use crate::config::Config;
 use crate::error::Error;
+use crate::image::BaseImage;
 use crate::progress::Display;
 use crate::session::Session;
 use crate::template::Resolved;
@@ -65,17 +69,24 @@ fn render(config: &Config, display: &Display) -> Result<(), Error> {
         .deploy
         .as_ref()
         .ok_or_else(|| Error::Invalid(vec!["render needs the deployment settings".into()]))?;
-    let resolved =
-        Resolved {
-            ami: deploy.ami.clone().unwrap_or_else(|| {
-                "<Ubuntu 24.04 LTS AMI, resolved from SSM at deploy time>".into()
-            }),
-            root_device: "<root device of the AMI, resolved at deploy time>".into(),
-            vpc_id: "<VPC of SUBNETS, resolved at deploy time>".into(),
-            config_bucket: deploy.config_bucket.clone().unwrap_or_else(|| {
-                format!("<bucket of stack {}>", config.target.bucket_stack_name())
-            }),
-        };
+    let fetch = deploy
+        .fetch
+        .install(deploy.ami.is_some())
+        .map_err(|why| Error::Invalid(vec![why]))?;
+    let image = deploy.base_image.unwrap_or(BaseImage::Ubuntu2404);
+    let resolved = Resolved {
+        ami: deploy
+            .ami
+            .clone()
+            .unwrap_or_else(|| format!("<{image} AMI, resolved from SSM at deploy time>")),
+        root_device: "<root device of the AMI, resolved at deploy time>".into(),
+        vpc_id: "<VPC of SUBNETS, resolved at deploy time>".into(),
+        config_bucket: deploy
+            .config_bucket
+            .clone()
+            .unwrap_or_else(|| format!("<bucket of stack {}>", config.target.bucket_stack_name())),
+        fetch,
+    };
     display.line(template::render(deploy, &resolved)?.trim_end());
     Ok(())
 }

@@ -11,15 +11,10 @@ use crate::config_bucket;
 use crate::error::{Error, humanize};
 use crate::events::{WatchEnd, Watcher, newest_event_id};
 use crate::health;
+use crate::image::{Arch, BaseImage};
 use crate::session::Session;
 use crate::stack::{self, StackInfo};
 use crate::template::{self, Resolved};
-
-/// The public SSM parameters Canonical keeps pointing at the current Ubuntu 24.04 LTS AMIs.
-const UBUNTU_AMI_PARAMETER_AMD64: &str =
-    "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
-const UBUNTU_AMI_PARAMETER_ARM64: &str =
-    "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id";
 
 /// The stack as it is now; waits for it when busy and `--wait-for-idle` is set, refuses otherwise.
 pub async fn current_idle(session: &Session<'_>) -> Result<Option<StackInfo>, Error> {
@@ -92,6 +87,7 @@ pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         &bucket,
         deploy.build_number,
         &deploy.app_name,
+        &resolved.fetch,
         session.display,
     )
     .await?;
@@ -193,6 +189,7 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         &bucket,
         build,
         &deploy.app_name,
+        &resolved.fetch,
         session.display,
     )
     .await?;
@@ -370,68 +367,43 @@ async fn finish(session: &Session<'_>, build: u64) -> Result<(), Error> {
     health::check(session, &info, build).await
 }
 
-/// The AMI and VPC: AMIID, else the AMI pinned in the stack, else Ubuntu 24.04 LTS from SSM.
+/// The AMI, the fetch its instances get, and the VPC: AMIID (an image with fetch baked in), else
+/// the AMI pinned in the stack (unless BASE_IMAGE asks for a stock one again), else the base
+/// image's current AMI from SSM.
 pub async fn resolve(
     session: &Session<'_>,
     deploy: &Deploy,
     current: Option<&StackInfo>,
 ) -> Result<Resolved, Error> {
     let pinned = current.and_then(|s| s.parameters.get("AmiId").cloned());
-    let ami = match (&deploy.ami, pinned) {
-        (Some(ami), _) => {
+    let (ami, has_fetch) = match (&deploy.ami, pinned, deploy.base_image) {
+        (Some(ami), _, _) => {
             session.display.line(format!("AMI {ami} (from AMIID)"));
-            ami.clone()
+            (ami.clone(), true)
         }
-        (None, Some(ami)) => {
-            // The pinned image had no fetch if the stack installs one at boot: it still has none.
-            let installed = current
-                .and_then(|s| s.parameters.get("FetchUrl"))
-                .filter(|url| !url.is_empty());
-            if let Some(url) = installed
-                && deploy.fetch.is_none()
-                && deploy.boot_script == template::DEFAULT_BOOT_SCRIPT
-            {
-                return Err(Error::Refused(format!(
-                    "the stack's instances install fetch from {url} at boot, as image {ami} has none, but FETCH_URL is not set: set FETCH_URL and FETCH_SHA256 again, or AMIID to an image with /usr/local/bin/fetch"
-                )));
-            }
+        (None, Some(ami), None) => {
             session.display.line(format!(
-                "AMI {ami} (pinned in the stack; set AMIID to change it)"
+                "AMI {ami} (pinned in the stack; set AMIID or BASE_IMAGE to change it)"
             ));
-            ami
+            // A stack whose instances install fetch at boot pinned an image without one.
+            let installs_fetch = current
+                .and_then(|s| s.parameters.get("FetchSha256"))
+                .is_some_and(|sha| !sha.is_empty());
+            (ami, !installs_fetch)
         }
-        (None, None) => {
-            let parameter = ubuntu_parameter(&deploy.instance_type);
-            let out = session
-                .clients
-                .ssm
-                .get_parameter()
-                .name(parameter)
-                .send()
-                .await
-                .map_err(|e| {
-                    let c = crate::error::classify(&e);
-                    if c.kind == crate::error::AwsErrorKind::NotFound {
-                        Error::Refused(format!(
-                            "SSM parameter {parameter} (Ubuntu 24.04 LTS) was not found in this region: set AMIID to an AMI id"
-                        ))
-                    } else {
-                        c.into_error(&format!("GetParameter {parameter}"))
-                    }
-                })?;
-            let ami = out
-                .parameter()
-                .and_then(|p| p.value())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    Error::Refused(format!("SSM parameter {parameter} has no value: set AMIID"))
-                })?;
-            session.display.line(format!(
-                "AMI {ami} (Ubuntu 24.04 LTS from {parameter}; pinned in the stack)"
-            ));
-            ami
+        (None, _, base) => {
+            let image = base.unwrap_or(BaseImage::Ubuntu2404);
+            (
+                stock_ami(session, image, &deploy.instance_type).await?,
+                false,
+            )
         }
     };
+    let fetch = deploy.fetch.install(has_fetch).map_err(|why| {
+        Error::Invalid(vec![format!(
+            "{why} (image {ami} has no fetch: the stack's instances install one at boot)"
+        )])
+    })?;
     let root_device = root_device_of(session, &ami).await?;
     let vpc_id = vpc_of(session, &deploy.subnets).await?;
     Ok(Resolved {
@@ -439,20 +411,45 @@ pub async fn resolve(
         root_device,
         vpc_id,
         config_bucket: String::new(),
+        fetch,
     })
 }
 
-/// Graviton families (t4g, m7g, c7gn, ...) need the arm64 image.
-pub fn ubuntu_parameter(instance_type: &str) -> &'static str {
-    let family = instance_type.split('.').next().unwrap_or_default();
-    let after_generation = family
-        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
-        .trim_start_matches(|c: char| c.is_ascii_digit());
-    if after_generation.contains('g') {
-        UBUNTU_AMI_PARAMETER_ARM64
-    } else {
-        UBUNTU_AMI_PARAMETER_AMD64
-    }
+/// The current AMI of `image` for the instance type's architecture, from its SSM parameter.
+async fn stock_ami(
+    session: &Session<'_>,
+    image: BaseImage,
+    instance_type: &str,
+) -> Result<String, Error> {
+    let parameter = image.parameter(Arch::of_instance_type(instance_type));
+    let out = session
+        .clients
+        .ssm
+        .get_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .map_err(|e| {
+            let c = crate::error::classify(&e);
+            if c.kind == crate::error::AwsErrorKind::NotFound {
+                Error::Refused(format!(
+                    "SSM parameter {parameter} ({image}) was not found in this region: set AMIID to an AMI id"
+                ))
+            } else {
+                c.into_error(&format!("GetParameter {parameter}"))
+            }
+        })?;
+    let ami = out
+        .parameter()
+        .and_then(|p| p.value())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::Refused(format!("SSM parameter {parameter} has no value: set AMIID"))
+        })?;
+    session.display.line(format!(
+        "AMI {ami} ({image} from {parameter}; pinned in the stack)"
+    ));
+    Ok(ami)
 }
 
 /// The image's root device: its name differs between images (`/dev/sda1` on Ubuntu, `/dev/xvda`
@@ -602,15 +599,6 @@ mod tests {
             assert_eq!(on_timeout(status, true), OnTimeout::Report, "{status}");
         }
         assert_eq!(on_timeout("UPDATE_IN_PROGRESS", false), OnTimeout::Report);
-    }
-
-    #[test]
-    fn graviton_types_get_the_arm64_image() {
-        assert_eq!(ubuntu_parameter("t3.micro"), UBUNTU_AMI_PARAMETER_AMD64);
-        assert_eq!(ubuntu_parameter("g5.xlarge"), UBUNTU_AMI_PARAMETER_AMD64);
-        assert_eq!(ubuntu_parameter("m7i.large"), UBUNTU_AMI_PARAMETER_AMD64);
-        assert_eq!(ubuntu_parameter("t4g.small"), UBUNTU_AMI_PARAMETER_ARM64);
-        assert_eq!(ubuntu_parameter("c7gn.large"), UBUNTU_AMI_PARAMETER_ARM64);
     }
 
     #[test]

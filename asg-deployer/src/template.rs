@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::config::Deploy;
 use crate::error::Error;
+use crate::fetch_binary::Install;
 
 /// The application stack: load balancer, launch template, the group of one build, alarms.
 pub const APP_TEMPLATE: &str = include_str!("../templates/app.json");
@@ -18,6 +19,22 @@ pub const DEFAULT_BOOT_SCRIPT: &str = include_str!("../../cloud-init/boot.sh");
 pub const NGINX_SITE: &str = include_str!("../../nginx/app.conf");
 /// The systemd unit uploaded to `builds/<BUILD_NUMBER>/app.service`.
 pub const SYSTEMD_UNIT: &str = include_str!("../../systemd/app.service");
+
+/// The built-in boot script as the user data carries it: its comment lines emptied, which
+/// leaves room under EC2's 16 KiB limit while line numbers in its error messages stay those of
+/// `cloud-init/boot.sh` (which has no here-documents, whose text this would change).
+pub fn default_boot_script() -> String {
+    let mut lines = DEFAULT_BOOT_SCRIPT.split_inclusive('\n');
+    let shebang = lines.next().unwrap_or_default();
+    let body = lines.map(|line| {
+        if line.trim_start().starts_with('#') {
+            "\n"
+        } else {
+            line
+        }
+    });
+    std::iter::once(shebang).chain(body).collect()
+}
 
 /// Logical id of the group; the boot script signals it (SIGNAL_RESOURCE).
 pub const GROUP_RESOURCE: &str = "AppGroup";
@@ -32,12 +49,9 @@ pub fn settings_block_upper_bound(
     stack_name: &str,
     build_number: u64,
     artifact_url: &str,
-    fetch: Option<&(String, String)>,
+    (fetch_url, fetch_sha): (&str, &str),
     app_name: &str,
 ) -> usize {
-    let (fetch_url, fetch_sha) = fetch
-        .map(|(u, s)| (u.as_str(), s.as_str()))
-        .unwrap_or(("", ""));
     settings_block(&[
         ("STACK_NAME", stack_name),
         ("REGION", &"r".repeat(MAX_REGION_LEN)),
@@ -150,12 +164,14 @@ pub struct Resolved {
     pub vpc_id: String,
     /// The config bucket's name.
     pub config_bucket: String,
+    /// The fetch the instances get, as the image needs.
+    pub fetch: Install,
 }
 
 /// Every parameter of the application template, as sent to CloudFormation.
 pub fn parameters(d: &Deploy, r: &Resolved) -> BTreeMap<String, String> {
     let (dns_record, zone) = d.dns.clone().unwrap_or_default();
-    let (fetch_url, fetch_sha) = d.fetch.clone().unwrap_or_default();
+    let (fetch_url, fetch_sha) = r.fetch.parameters();
     [
         ("BuildNumber", d.build_number.to_string()),
         ("AmiId", r.ami.clone()),
@@ -215,6 +231,50 @@ mod tests {
 
     fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {
         &t["Resources"][id]
+    }
+
+    #[test]
+    fn the_built_in_script_loses_only_its_comments() {
+        let script = default_boot_script();
+        assert!(script.starts_with("#!/bin/bash\n"));
+        assert_eq!(script.lines().count(), DEFAULT_BOOT_SCRIPT.lines().count());
+        let code = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .map(str::to_string)
+                .collect()
+        };
+        assert!(
+            code(&script) == code(DEFAULT_BOOT_SCRIPT),
+            "a line of code changed"
+        );
+        let heredoc = regex_lite::Regex::new(r"<<-?\s*['\x22]?\w").unwrap();
+        assert!(
+            !heredoc.is_match(DEFAULT_BOOT_SCRIPT),
+            "boot.sh has a here-document"
+        );
+    }
+
+    #[test]
+    fn user_data_with_long_real_world_values_fits_in_ec2s_limit() {
+        let url = format!(
+            "https://artifacts.example-company.internal/releases/shop/backend/{}/app-20261121.1.jar#sha256={}",
+            "x".repeat(120),
+            "a".repeat(64)
+        );
+        let fetch_url = url.replace(".jar", "-fetch");
+        let header = settings_block_upper_bound(
+            &"s".repeat(128),
+            20261121,
+            &url,
+            (&fetch_url, &"b".repeat(64)),
+            &"a".repeat(32),
+        );
+        let size = header + default_boot_script().len();
+        assert!(
+            size <= crate::config::USER_DATA_LIMIT - 512,
+            "user data is {size} bytes; keep at least 512 bytes below EC2's 16384"
+        );
     }
 
     #[test]
@@ -468,6 +528,7 @@ mod tests {
             subnets: Some("subnet-11111111,subnet-22222222".into()),
             certificate: Some("arn:aws:acm:us-east-1:123456789012:certificate/x".into()),
             artifact_url: Some("https://example.com/a.jar".into()),
+            ami: Some("ami-11111111".into()),
             ..Default::default()
         };
         let c = crate::config::Config::from_settings(crate::cli::Command::Render, &s).unwrap();
@@ -476,6 +537,7 @@ mod tests {
             root_device: "/dev/sda1".into(),
             vpc_id: "vpc-11111111".into(),
             config_bucket: "b".into(),
+            fetch: Install::Baked,
         };
         let p = parameters(c.deploy.as_ref().unwrap(), &r);
         for key in p.keys() {

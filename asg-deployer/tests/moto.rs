@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Moto, Network, asg_deploy, deploy_env, subnet, with};
+use common::{
+    Moto, Network, asg_deploy, asg_deploy_alone, deploy_env, linux_executable, subnet, with,
+};
 
 /// Name, build tag, launch template version and desired size of the stack's current group.
 async fn group(moto: &Moto, stack: &str) -> (String, String, String, i32) {
@@ -382,9 +384,11 @@ async fn missing_credentials_are_refused_with_exit_2() {
 const UBUNTU_PARAMETER: &str =
     "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
 
-/// The AMI id pinned in the stack, and the image and root device of the launch template version
-/// the stack's group runs.
-async fn group_image(moto: &Moto, stack: &str) -> (String, String, String) {
+/// The AMI id pinned in the stack, and the launch template version the stack's group runs.
+async fn group_launch_data(
+    moto: &Moto,
+    stack: &str,
+) -> (String, aws_sdk_ec2::types::ResponseLaunchTemplateData) {
     let clients = moto.clients();
     let info = asg_deployer::stack::describe(&clients.cfn, stack)
         .await
@@ -413,13 +417,28 @@ async fn group_image(moto: &Moto, stack: &str) -> (String, String, String) {
         .unwrap();
     let data = out.launch_template_versions()[0]
         .launch_template_data()
-        .unwrap();
+        .unwrap()
+        .clone();
+    (info.parameters["AmiId"].clone(), data)
+}
+
+/// The AMI id pinned in the stack, and the image and root device of the launch template version
+/// the stack's group runs.
+async fn group_image(moto: &Moto, stack: &str) -> (String, String, String) {
+    let (pinned, data) = group_launch_data(moto, stack).await;
     let image = data.image_id().unwrap_or_default().to_string();
     let root = data.block_device_mappings()[0]
         .device_name()
         .unwrap_or_default()
         .to_string();
-    (info.parameters["AmiId"].clone(), image, root)
+    (pinned, image, root)
+}
+
+/// The user data of the launch template version the stack's group runs, as instances get it.
+async fn group_user_data(moto: &Moto, stack: &str) -> String {
+    let (_, data) = group_launch_data(moto, stack).await;
+    let encoded = data.user_data().expect("the launch template has user data");
+    String::from_utf8(aws_smithy_types::base64::decode(encoded).unwrap()).unwrap()
 }
 
 /// One of moto's images whose root device is `device`.
@@ -465,7 +484,7 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
     // update: the pinned AMI is kept, SSM is not asked again.
     let updated = asg_deploy(&["update"], &without_ami(2));
     updated.expect_code(0).expect_output(&format!(
-        "AMI {ubuntu} (pinned in the stack; set AMIID to change it)"
+        "AMI {ubuntu} (pinned in the stack; set AMIID or BASE_IMAGE to change it)"
     ));
     assert!(!updated.stdout.contains(UBUNTU_PARAMETER), "{updated}");
     assert_eq!(
@@ -473,20 +492,32 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
         (ubuntu.into(), ubuntu.into(), "/dev/sda1".into())
     );
 
-    // That image still has no fetch: an update that no longer installs one is refused.
-    let no_fetch: Vec<_> = without_ami(3)
+    // That image still has no fetch: without FETCH_URL, one must be uploaded with the build,
+    // and an asg-deploy with none beside it and no FETCH_BINARY is refused.
+    let no_url: Vec<_> = without_ami(3)
         .into_iter()
         .filter(|(k, _)| !k.starts_with("FETCH_"))
         .collect();
-    asg_deploy(&["update"], &no_fetch)
+    asg_deploy_alone(&["update"], &no_url)
         .expect_code(2)
         .expect_output(&format!(
-            "image {ubuntu} has none, but FETCH_URL is not set"
+            "(image {ubuntu} has no fetch: the stack's instances install one at boot)"
         ));
+    let dir = tempfile::tempdir().unwrap();
+    let fetch = linux_executable(dir.path(), "x86_64");
+    asg_deploy(
+        &["update"],
+        &with(no_url, "FETCH_BINARY", &fetch.display().to_string()),
+    )
+    .expect_code(0)
+    .expect_output("/builds/3/fetch (x86_64 fetch, 0.0 MB, sha256 ");
+    let (url, sha256, uploaded) = shipped_fetch(&moto, "web", 3).await;
+    assert_eq!((url.as_str(), sha256.len()), ("", 64));
+    assert_eq!(uploaded, std::fs::read(&fetch).unwrap());
 
     // AMIID replaces the pinned AMI; an Amazon Linux image's root volume is /dev/xvda.
     let amazon_linux = image_with_root_device(&moto, "/dev/xvda").await;
-    asg_deploy(&["update"], &with(without_ami(3), "AMIID", &amazon_linux))
+    asg_deploy(&["update"], &with(without_ami(4), "AMIID", &amazon_linux))
         .expect_code(0)
         .expect_output(&format!("AMI {amazon_linux} (from AMIID)"));
     assert_eq!(
@@ -501,11 +532,67 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
     // An image this region does not have is refused before anything changes.
     asg_deploy(
         &["update"],
-        &with(without_ami(4), "AMIID", "ami-0123456789abcdef0"),
+        &with(without_ami(5), "AMIID", "ami-0123456789abcdef0"),
     )
     .expect_code(2)
     .expect_output("image ami-0123456789abcdef0 was not found in this region");
     assert_eq!(group_image(&moto, "web").await.0, amazon_linux);
+}
+
+/// The stack's FetchUrl and FetchSha256 and the bytes of `builds/<build>/fetch` in its bucket.
+async fn shipped_fetch(moto: &Moto, stack: &str, build: u64) -> (String, String, Vec<u8>) {
+    let clients = moto.clients();
+    let info = asg_deployer::stack::describe(&clients.cfn, stack)
+        .await
+        .unwrap()
+        .unwrap();
+    let object = clients
+        .s3
+        .get_object()
+        .bucket(&info.parameters["ConfigBucket"])
+        .key(format!("builds/{build}/fetch"))
+        .send()
+        .await
+        .expect("the build's fetch is in the config bucket");
+    let bytes = object.body.collect().await.unwrap().into_bytes().to_vec();
+    (
+        info.parameters["FetchUrl"].clone(),
+        info.parameters["FetchSha256"].clone(),
+        bytes,
+    )
+}
+
+#[tokio::test]
+async fn debian_13_for_graviton_is_resolved_and_gets_an_arm64_fetch_uploaded() {
+    let debian = "ami-0d1e2b3a4c5d6e7f8";
+    let parameter = "/aws/service/debian/release/13/latest/arm64";
+    let moto = Moto::start_with_public_parameters(&[(parameter, debian)]);
+    let net = moto.network().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fetch = linux_executable(dir.path(), "arm64");
+    let mut env: Vec<_> = deploy_env(&moto, &net, "arm", 1)
+        .into_iter()
+        .filter(|(k, _)| *k != "AMIID")
+        .collect();
+    env.extend([
+        ("BASE_IMAGE", "debian-13".to_string()),
+        ("INSTANCETYPE", "t4g.small".into()),
+        ("FETCH_BINARY", fetch.display().to_string()),
+    ]);
+    asg_deploy(&["create"], &env)
+        .expect_code(0)
+        .expect_output(&format!(
+            "AMI {debian} (Debian 13 from {parameter}; pinned in the stack)"
+        ))
+        .expect_output("/builds/1/fetch (arm64 fetch, ");
+    let (url, sha256, uploaded) = shipped_fetch(&moto, "arm", 1).await;
+    assert_eq!(uploaded, std::fs::read(&fetch).unwrap());
+    assert_eq!(url, "");
+    let user_data = group_user_data(&moto, "arm").await;
+    assert!(
+        user_data.contains(&format!("\nFETCH_URL=''\nFETCH_SHA256='{sha256}'\n")),
+        "{user_data}"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Run, asg_deploy};
+use common::{Run, asg_deploy, asg_deploy_alone, linux_executable};
 
 /// Settings that pass validation; each test breaks one of them.
 fn good() -> Vec<(&'static str, String)> {
@@ -186,20 +186,78 @@ fn render_prints_template_and_parameters_without_aws() {
 }
 
 #[test]
-fn stock_ubuntu_needs_fetch_installed_at_boot() {
+fn stock_images_get_the_fetch_beside_asg_deploy_or_fetch_binary() {
     let mut stock = good();
     stock.retain(|(k, _)| *k != "AMIID");
-    refused(
+    let refused_alone = |env: &[(&str, String)], message: &str| {
+        let run = asg_deploy_alone(&["create"], env);
+        run.expect_code(2).expect_output(message);
+        assert!(
+            !run.stderr.contains("127.0.0.1:9"),
+            "no AWS call may happen\n{run}"
+        );
+    };
+    refused_alone(
         &stock,
-        "AMIID is not set, so instances boot stock Ubuntu 24.04 LTS, which has no fetch",
+        "Stock images have no fetch for the boot script, and ",
     );
-    let mut with_fetch = stock.clone();
-    with_fetch.push(("FETCH_URL", "https://example.com/fetch".into()));
-    with_fetch.push(("FETCH_SHA256", "a".repeat(64)));
-    for env in [&with_fetch, &good()] {
-        // Past validation, the first AWS call fails on the closed port instead: exit 1.
-        asg_deploy(&["create"], env).expect_code(1);
+    refused_alone(
+        &stock,
+        "/fetch does not exist: set FETCH_BINARY to a Linux fetch for x86_64 instances (cargo build --release -p downloader --target x86_64-unknown-linux-musl), FETCH_URL and FETCH_SHA256 to one you host, or AMIID to an image with /usr/local/bin/fetch.",
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let x86 = linux_executable(dir.path(), "x86_64").display().to_string();
+    let arm = linux_executable(dir.path(), "arm64").display().to_string();
+    let mut given = stock.clone();
+    given.push(("FETCH_BINARY", x86.clone()));
+    // Past validation, the first AWS call fails on the closed port instead: exit 1.
+    asg_deploy_alone(&["create"], &given).expect_code(1);
+    given.push(("INSTANCETYPE", "t4g.small".into()));
+    refused(
+        &given,
+        &format!(
+            "FETCH_BINARY {x86} is an x86_64 build, but the instance type runs arm64: point it at a Linux fetch for arm64 instances (a static build: cargo build --release -p downloader --target aarch64-unknown-linux-musl)."
+        ),
+    );
+    given.retain(|(k, _)| *k != "FETCH_BINARY");
+    given.push(("FETCH_BINARY", arm));
+    asg_deploy(&["create"], &given).expect_code(1);
+    let mut script = stock.clone();
+    script.push(("FETCH_BINARY", "Cargo.toml".into()));
+    refused(
+        &script,
+        "FETCH_BINARY Cargo.toml is not a 64-bit Linux executable for x86_64 or arm64: point it at",
+    );
+    script.push(("FETCH_URL", "https://example.com/fetch".into()));
+    script.push(("FETCH_SHA256", "a".repeat(64)));
+    refused(&script, "FETCH_BINARY and FETCH_URL are both set");
+
+    let mut with_url = stock.clone();
+    with_url.push(("FETCH_URL", "https://example.com/fetch".into()));
+    with_url.push(("FETCH_SHA256", "a".repeat(64)));
+    for env in [&with_url, &good()] {
+        asg_deploy_alone(&["create"], env).expect_code(1);
     }
+}
+
+#[test]
+fn base_image_is_one_of_the_stock_images() {
+    refused(
+        &with("BASE_IMAGE", "debian-12"),
+        "BASE_IMAGE \"debian-12\" is not a stock image asg-deploy knows: use ubuntu-24.04 or debian-13, or AMIID for any other image.",
+    );
+    let mut debian = with("BASE_IMAGE", "debian-13");
+    debian.retain(|(k, _)| *k != "AMIID");
+    let dir = tempfile::tempdir().unwrap();
+    debian.push((
+        "FETCH_BINARY",
+        linux_executable(dir.path(), "x86_64").display().to_string(),
+    ));
+    asg_deploy(&["render"], &debian)
+        .expect_code(0)
+        .expect_output("<Debian 13 AMI, resolved from SSM at deploy time>")
+        .expect_output("\"FetchUrl\": \"\"");
 }
 
 #[test]

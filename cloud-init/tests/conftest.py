@@ -52,19 +52,26 @@ class Servers:
         digest = sha256 or hashlib.sha256(self.artifact.read_bytes()).hexdigest()
         return self.https.url(self.artifact.name) + f"#sha256={digest}"
 
-    def upload_config(self):
-        """Uploads the repo's site and unit where asg-deploy puts them for build BUILD."""
-        self.moto.reset()
-        s3 = boto3.client(
+    def _s3(self):
+        return boto3.client(
             "s3",
             endpoint_url=self.moto.endpoint,
             region_name=REGION,
             aws_access_key_id="uploader",
             aws_secret_access_key="uploader-secret",
         )
+
+    def upload_config(self):
+        """Uploads the repo's site and unit where asg-deploy puts them for build BUILD."""
+        self.moto.reset()
+        s3 = self._s3()
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key=f"builds/{BUILD}/app.conf", Body=(REPO / "nginx/app.conf").read_bytes())
         s3.put_object(Bucket=BUCKET, Key=f"builds/{BUILD}/app.service", Body=(REPO / "systemd/app.service").read_bytes())
+
+    def upload_fetch(self):
+        """Uploads the fetch binary where asg-deploy ships it with build BUILD."""
+        self._s3().put_object(Bucket=BUCKET, Key=f"builds/{BUILD}/fetch", Body=self.fetch.read_bytes())
 
 
 @pytest.fixture(scope="session")

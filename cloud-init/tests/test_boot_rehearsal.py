@@ -8,7 +8,9 @@ import shutil
 import socket
 import urllib.request
 
-from conftest import BUILD, REPO, ROLE_KEYS
+import pytest
+
+from conftest import BUCKET, BUILD, REPO, ROLE_KEYS
 from servers import free_port
 
 STEPS = [
@@ -164,8 +166,24 @@ def test_wrong_artifact_checksum_signals_failure_and_starts_nothing(boot):
     assert boot.servers.https.hits.get(f"/app-{BUILD}.jar"), "the artifact must really have been downloaded"
 
 
-def test_fetch_binary_with_wrong_checksum_is_never_installed(boot):
-    result = boot.run(boot.settings(FETCH_SHA256="f" * 64))
+def test_fetch_comes_from_the_config_bucket_with_the_instance_role(boot):
+    """With no FETCH_URL, fetch is the build's builds/<N>/fetch, signed with the role's keys."""
+    boot.servers.upload_fetch()
+    result = boot.run(boot.settings(FETCH_URL=""))
+    assert result.returncode == 0, boot.describe()
+    assert boot.signals() == ["0"], boot.describe()
+    assert f"installed fetch from s3://{BUCKET}/builds/{BUILD}/fetch (sha256 {boot.servers.fetch_sha256})" in result.stdout
+    assert "/fetch" not in boot.servers.https.hits
+    role = "/latest/meta-data/iam/security-credentials/"
+    assert ("GET", role + boot.servers.imds.ROLE) in boot.servers.imds.requests
+    assert ROLE_KEYS[1] not in result.stdout + result.stderr + boot.commands_text()
+
+
+@pytest.mark.parametrize("source", ["url", "bucket"])
+def test_fetch_binary_with_wrong_checksum_is_never_installed(boot, source):
+    boot.servers.upload_fetch()
+    fetch_url = {"url": boot.servers.https.url("fetch"), "bucket": ""}[source]
+    result = boot.run(boot.settings(FETCH_URL=fetch_url, FETCH_SHA256="f" * 64))
 
     assert result.returncode != 0, boot.describe()
     assert boot.signals() == ["1"], boot.describe()
@@ -218,21 +236,6 @@ def test_instance_role_credentials_are_the_only_ones(boot):
     assert "boot: step copy_s3_resources failed after" in boot.result.stdout, boot.describe()
     assert boot.signals() == ["1"]
     assert ROLE_KEYS[0] not in boot.result.stdout + boot.result.stderr
-
-
-def test_user_data_fits_in_ec2s_limit(boot):
-    """EC2 refuses user data over 16 KiB; the header with long real-world values must still fit."""
-    long_url = "https://artifacts.example-company.internal/releases/shop/backend/" + "x" * 120 + "/app-20261121.1.jar"
-    settings = boot.settings(
-        STACK_NAME="s" * 128,
-        CONFIG_BUCKET="b" * 63,
-        BUILD_NUMBER="20261121.1",
-        ARTIFACT_URL=long_url + "#sha256=" + "a" * 64,
-        FETCH_URL=long_url.replace(".jar", "-fetch"),
-        FETCH_SHA256="b" * 64,
-    )
-    size = len(boot.user_data(settings).encode())
-    assert size <= 16384 - 512, f"user data is {size} bytes; keep at least 512 bytes below EC2's 16384"
 
 
 def test_java_is_chosen_by_installation_candidate(boot):

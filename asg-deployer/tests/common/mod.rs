@@ -260,8 +260,38 @@ pub fn binary() -> PathBuf {
 /// Runs `asg-deploy ARGS` with only `envs` set (plus PATH and a throwaway HOME), so no AWS_*
 /// variable or profile of the machine leaks in.
 pub fn asg_deploy(args: &[&str], envs: &[(&str, String)]) -> Run {
+    asg_deploy_at(&binary(), args, envs)
+}
+
+/// Runs a copy of asg-deploy that has no `fetch` beside it, as one installed on its own would.
+pub fn asg_deploy_alone(args: &[&str], envs: &[(&str, String)]) -> Run {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a directory of its own");
+    let alone = dir.path().join("asg-deploy");
+    std::fs::hard_link(binary(), &alone)
+        .or_else(|_| std::fs::copy(binary(), &alone).map(drop))
+        .expect("a copy of asg-deploy");
+    asg_deploy_at(&alone, args, envs)
+}
+
+/// A file that starts as a 64-bit Linux executable for `arch` ("x86_64" or "arm64") does:
+/// enough for asg-deploy to upload it as the instances' fetch, which it never runs.
+pub fn linux_executable(dir: &std::path::Path, arch: &str) -> PathBuf {
+    let machine: u16 = match arch {
+        "x86_64" => 62,
+        "arm64" => 183,
+        other => panic!("no ELF machine for {other}"),
+    };
+    let mut bytes = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0".to_vec();
+    bytes.extend_from_slice(&machine.to_le_bytes());
+    bytes.extend_from_slice(arch.as_bytes());
+    let path = dir.join(format!("fetch-{arch}"));
+    std::fs::write(&path, bytes).expect("the executable is written");
+    path
+}
+
+fn asg_deploy_at(program: &std::path::Path, args: &[&str], envs: &[(&str, String)]) -> Run {
     let home = tempfile::tempdir().expect("a temporary HOME");
-    let mut cmd = Command::new(binary());
+    let mut cmd = Command::new(program);
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
