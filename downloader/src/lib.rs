@@ -5,10 +5,14 @@
 //! behind [`source`]) -> [`report`] (one outcome per URL) -> [`exit_code`].
 //! [`progress`] is presentation only; [`stop`] carries Ctrl-C and `--deadline` to every transfer;
 //! [`lanes`] are the threads transfers run on; [`tls`] says which servers https trusts; [`verify`]
-//! checks a finished file against a checksum known before it arrived.
+//! checks a finished file against a checksum known before it arrived; [`credentials`] finds S3's
+//! credentials, waiting for a booting instance's metadata service; [`cause`] puts what happened
+//! to a failed connection into words.
 
+pub mod cause;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod exit_code;
 pub mod header;

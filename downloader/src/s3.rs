@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::default_provider::credentials::DefaultCredentialsChain;
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
@@ -35,6 +34,7 @@ use aws_smithy_types::base64;
 use futures::StreamExt;
 
 use crate::config::Config;
+use crate::credentials;
 use crate::error::{Error, Result};
 use crate::lanes;
 use crate::source::{ByteRange, Extent, Head, Reply, parse_content_range, range_header};
@@ -43,14 +43,6 @@ use crate::verify::StoredChecksum;
 /// Region used when neither the flags, the environment nor the profile name one. Requests to a
 /// bucket elsewhere are redirected by S3, and [`S3Clients`] follows.
 const FALLBACK_REGION: &str = "us-east-1";
-
-/// How long a credential lookup may take. The SDK's default (5 s) is too short for an instance
-/// still booting, whose metadata service may answer slowly at first.
-const CREDENTIALS_LOAD_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Attempts at the instance metadata service: the SDK's default of 4 with a 1 s connect timeout
-/// gives up within about a second of a slow boot.
-const IMDS_ATTEMPTS: u32 = 8;
 
 /// The S3 clients of one run: one per lane (see [`crate::lanes`]) and region, created on first
 /// use, plus what was learnt about which bucket lives where.
@@ -63,6 +55,9 @@ pub struct S3Clients {
     trust: TrustStore,
     clients: Mutex<HashMap<(Option<usize>, String), aws_sdk_s3::Client>>,
     bucket_regions: Mutex<HashMap<String, String>>,
+    /// Why no credentials were found, when none were: every request fails with it at once
+    /// (see [`credentials::check`]).
+    credentials_failed: Option<String>,
 }
 
 impl S3Clients {
@@ -81,7 +76,7 @@ impl S3Clients {
             .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .identity_cache(
                 IdentityCache::lazy()
-                    .load_timeout(CREDENTIALS_LOAD_TIMEOUT)
+                    .load_timeout(credentials::CREDENTIALS_LOAD_TIMEOUT)
                     .build(),
             );
         if let Some(region) = &settings.region {
@@ -100,21 +95,16 @@ impl S3Clients {
             // providers (one makes an STS client, which reads the system's trusted roots).
             loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
         } else {
-            let imds = aws_config::imds::Client::builder()
-                .max_attempts(IMDS_ATTEMPTS)
-                .connect_timeout(Duration::from_secs(1))
-                .read_timeout(Duration::from_secs(2))
-                .build();
-            let mut chain = DefaultCredentialsChain::builder().imds_client(imds);
-            if let Some(profile) = &settings.profile {
-                chain = chain.profile_name(profile);
-            }
-            if let Some(region) = &settings.region {
-                chain = chain.region(Region::new(region.clone()));
-            }
-            loader = loader.credentials_provider(chain.build().await);
+            let chain =
+                credentials::default_chain(settings.profile.as_deref(), settings.region.as_deref())
+                    .await;
+            loader = loader.credentials_provider(chain);
         }
         let base = loader.load().await;
+        let credentials_failed = match base.credentials_provider() {
+            Some(provider) => credentials::check(&provider).await.err(),
+            None => None,
+        };
         // The endpoint the SDK settled on, which may come from the environment or a profile.
         let endpoint_on_this_host = base
             .endpoint_url()
@@ -128,6 +118,7 @@ impl S3Clients {
             trust: trust_store(config),
             clients: Mutex::new(HashMap::new()),
             bucket_regions: Mutex::new(HashMap::new()),
+            credentials_failed: credentials_failed.map(|err| err.to_string()),
         }
     }
 
@@ -173,6 +164,9 @@ impl S3Clients {
         F: Fn(aws_sdk_s3::Client) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        if let Some(why) = &self.credentials_failed {
+            return Err(Error::Credentials(why.clone()));
+        }
         match request(self.client_for(bucket)).await {
             Err(Error::WrongRegion(region)) => {
                 self.learn_region(bucket, region);
@@ -308,16 +302,18 @@ impl S3Source {
     }
 
     /// What a HeadObject tells before a download, as s5cmd and the AWS CLI ask it: the object's
-    /// size and the full-object checksum S3 stored with it. Only a hint, asked once:
-    /// on a failure the GET that follows reports it, with S3's reasons, and retries what is
-    /// transient. A bucket in another region is asked again there, or its object would come
+    /// size and the full-object checksum S3 stored with it. Only a hint, asked once: when S3
+    /// answers with an error the GET that follows reports it, with S3's reasons (a HEAD's answer
+    /// has no body to give them), and retries what is transient. Credentials that cannot be
+    /// loaded or a TLS handshake that fails would fail that GET the same way: they end the
+    /// download here. A bucket in another region is asked again there, or its object would come
     /// without the checksum.
     ///
     /// The checksum is asked for unless the SDK's own check of responses is limited to what an
     /// operation requires (`AWS_RESPONSE_CHECKSUM_VALIDATION=when_required`, or the profile's
     /// `response_checksum_validation`): the setting people turn to for an S3-compatible store that
     /// answers with wrong checksums, which then holds for fetch's check too.
-    pub async fn head(&self) -> Option<Head> {
+    pub async fn head(&self) -> Result<Option<Head>> {
         let checks = self.clients.base.response_checksum_validation()
             != Some(ResponseChecksumValidation::WhenRequired);
         let head = self
@@ -329,14 +325,18 @@ impl S3Source {
                 }
                 head.send().await.map_err(|err| self.classify(&err))
             })
-            .await
-            .ok()?;
-        Some(Head {
+            .await;
+        let head = match head {
+            Ok(head) => head,
+            Err(err @ (Error::Credentials(_) | Error::Tls(_))) => return Err(err),
+            Err(_) => return Ok(None),
+        };
+        Ok(Some(Head {
             size: head
                 .content_length()
                 .and_then(|len| u64::try_from(len).ok()),
             checksum: full_object_checksum(&head).filter(|_| checks),
-        })
+        }))
     }
 
     /// See [`crate::source::Source::get`]: a ranged GetObject, validated with `If-Match`.
@@ -524,18 +524,18 @@ where
             };
         }
     }
+    if let Some(lookup) = credentials::lookup_in(err) {
+        return credentials::failure(lookup);
+    }
     let context = DisplayErrorContext(err).to_string();
     match err {
         SdkError::TimeoutError(_) => Error::Stalled(idle),
-        _ if context.contains("credentials") || context.contains("identity") => Error::Credentials(
-            "no AWS credentials were found; set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
-             run with an instance role, or pass --no-sign-request for a public bucket"
-                .into(),
-        ),
         SdkError::DispatchFailure(_) if crate::tls::is_certificate_failure(&context) => {
             Error::Tls(last_cause(&context).to_string())
         }
-        SdkError::DispatchFailure(_) => Error::Connection(format!("could not reach S3: {}", last_cause(&context))),
+        SdkError::DispatchFailure(_) => {
+            Error::Connection(format!("could not reach S3: {}", last_cause(&context)))
+        }
         SdkError::ResponseError(_) => {
             Error::Connection(format!("S3's answer broke off: {}", last_cause(&context)))
         }

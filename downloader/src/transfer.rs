@@ -289,8 +289,9 @@ impl Transfer<'_> {
     async fn head(&self) -> Result<Head> {
         let head = self
             .stop
-            .unless_stopped(async { Ok(self.source.head().await.unwrap_or_default()) })
-            .await?;
+            .unless_stopped(self.source.head())
+            .await?
+            .unwrap_or_default();
         *self.checksum.lock().expect("checksum lock") = head.checksum.clone();
         Ok(head)
     }
@@ -300,7 +301,7 @@ impl Transfer<'_> {
     async fn beside_head<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::join!(self.head(), work) {
             (Ok(_), outcome) => outcome,
-            (Err(stopped), _) => Err(stopped),
+            (Err(failed), _) => Err(failed),
         }
     }
 

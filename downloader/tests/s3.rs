@@ -454,3 +454,95 @@ async fn an_https_endpoint_is_trusted_through_ca_cert() {
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("secure.txt")).unwrap(), b"over tls");
 }
+
+/// `fetch` with nothing but an instance role to get credentials from: no keys in the environment,
+/// empty profile files (see [`fetch`]), the instance metadata service at `imds`.
+fn fetch_with_instance_role(home: &std::path::Path, s3: &S3Server, imds: &ImdsServer) -> Command {
+    let mut command = fetch(home);
+    command
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .args(["--endpoint-url", &s3.endpoint]);
+    command
+}
+
+#[tokio::test]
+async fn instance_role_credentials_that_come_late_are_waited_for() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "boot/app.conf", "server {}").await;
+    let imds = ImdsServer::reserve();
+    let fetcher = Fetcher::new(&s3);
+    let mut cmd = fetch_with_instance_role(fetcher.home.path(), &s3, &imds);
+    cmd.args(["-q", "-o", fetcher.out.to_str().unwrap()])
+        .args(["-u", "s3://bucket/boot/app.conf"]);
+    let running = tokio::spawn(run(cmd));
+    // As at boot: for a few seconds the metadata service refuses every connection.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        !running.is_finished(),
+        "fetch gave up while the service was refusing"
+    );
+    imds.serve().await;
+    let output = running.await.unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(
+        std::fs::read(fetcher.out.join("app.conf")).unwrap(),
+        b"server {}"
+    );
+    let requests = imds.requests();
+    for asked in [
+        "PUT /latest/api/token".to_string(),
+        format!("GET /latest/meta-data/iam/security-credentials/{ROLE}"),
+    ] {
+        assert!(requests.contains(&asked), "{asked} in {requests:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_metadata_service_that_never_comes_is_given_up_after_30_s_or_at_the_deadline() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "k", "v").await;
+    let imds = ImdsServer::reserve();
+    let fetcher = Fetcher::new(&s3);
+    let command = |flags: &[&str]| {
+        let mut cmd = fetch_with_instance_role(fetcher.home.path(), &s3, &imds);
+        cmd.args(["-q", "-o", fetcher.out.to_str().unwrap()])
+            .args(flags)
+            .args(["-u", "s3://bucket/k"]);
+        cmd
+    };
+
+    // The deadline cuts the wait short: not a timing assertion on speed, only that the 30 s of
+    // patience did not have to pass.
+    let started = std::time::Instant::now();
+    let output = run(command(&["--deadline", "2"])).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("the --deadline passed before the download started"),
+        "{}",
+        describe(&output)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+    // Two files: the wait is paid once, not once per file, nor once per request.
+    let started = std::time::Instant::now();
+    let output = run(command(&["-u", "s3://bucket/k2"])).await;
+    assert_exit(&output, 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(55));
+    assert!(
+        stderr(&output).contains(
+            "the instance metadata service could not be reached in 30 s of trying; off EC2, set AWS_PROFILE"
+        ),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(
+        stderr(&output)
+            .matches("could not be reached in 30 s of trying")
+            .count(),
+        2,
+        "each file says why"
+    );
+    assert!(files(&fetcher.out).is_empty());
+}

@@ -162,27 +162,11 @@ impl HttpServer {
         let connections = Arc::new(AtomicUsize::new(0));
         let accepted = connections.clone();
         let scheme = if tls.is_some() { "https" } else { "http" };
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                accepted.fetch_add(1, Ordering::SeqCst);
-                let state = shared.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(answer(&state, req).await) }
-                    });
-                    if let Some(io) = accept(stream, tls).await {
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(io), service)
-                            .await;
-                    }
-                });
-            }
+        let service = hyper::service::service_fn(move |req| {
+            let state = shared.clone();
+            async move { Ok::<_, Infallible>(answer(&state, req).await) }
         });
+        serve(listener, tls, service, accepted);
         HttpServer {
             addr,
             scheme,
@@ -405,6 +389,150 @@ async fn accept(
     }
 }
 
+/// Serves each connection `listener` accepts with `service` (after a TLS handshake when `tls` is
+/// given), counting them in `accepted`.
+fn serve<S, B>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    service: S,
+    accepted: Arc<AtomicUsize>,
+) where
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let service = service.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                if let Some(io) = accept(stream, tls).await {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(io), service)
+                        .await;
+                }
+            });
+        }
+    });
+}
+
+/// The instance role [`ImdsServer`] hands out.
+pub const ROLE: &str = "fetch-test-role";
+
+/// An instance metadata service (IMDSv2) on 127.0.0.1 whose role's credentials are the S3 test
+/// server's keys. Its port is chosen at once but answers only from [`ImdsServer::serve`] on:
+/// until then connections to it are refused, as on an instance that is still booting.
+pub struct ImdsServer {
+    pub addr: SocketAddr,
+    /// `METHOD PATH` of each request, in arrival order.
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl ImdsServer {
+    /// Takes a free port and closes it again.
+    pub fn reserve() -> ImdsServer {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        ImdsServer {
+            addr,
+            requests: Arc::default(),
+        }
+    }
+
+    /// What `AWS_EC2_METADATA_SERVICE_ENDPOINT` is set to.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts answering on the reserved port.
+    pub async fn serve(&self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        let requests = self.requests.clone();
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let requests = requests.clone();
+            async move { Ok::<_, Infallible>(imds_answer(&requests, &req)) }
+        });
+        serve(listener, None, service, Arc::default());
+    }
+
+    /// `METHOD PATH` of each request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// The session token [`ImdsServer`] issues and expects.
+const IMDS_TOKEN: &str = "fetch-test-imds-token";
+
+/// IMDSv2's answers: a session token for a PUT that asks for one (its TTL echoed, which the SDK
+/// requires), then, with that token, the role's name and its credentials.
+fn imds_answer(
+    requests: &Mutex<Vec<String>>,
+    req: &Request<hyper::body::Incoming>,
+) -> Response<Body> {
+    let path = req.uri().path();
+    requests
+        .lock()
+        .unwrap()
+        .push(format!("{} {path}", req.method()));
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let text = |status: u16, body: String| {
+        let mut response = Response::new(
+            http_body_util::Full::new(Bytes::from(body))
+                .map_err(|e| match e {})
+                .boxed_unsync(),
+        );
+        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+        response
+    };
+    const TTL: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+    if path == "/latest/api/token" {
+        return match (req.method(), header(TTL)) {
+            (&hyper::Method::PUT, Some(ttl)) => {
+                let mut response = text(200, IMDS_TOKEN.into());
+                response
+                    .headers_mut()
+                    .insert(TTL, HeaderValue::from_str(ttl).unwrap());
+                response
+            }
+            _ => text(400, String::new()),
+        };
+    }
+    if header("x-aws-ec2-metadata-token") != Some(IMDS_TOKEN) {
+        return text(401, String::new());
+    }
+    let credentials = "/latest/meta-data/iam/security-credentials/";
+    match path.strip_prefix(credentials) {
+        Some("") => text(200, ROLE.into()),
+        Some(role) if role == ROLE => text(
+            200,
+            serde_json::json!({
+                "Code": "Success",
+                "LastUpdated": "2026-01-01T00:00:00Z",
+                "Type": "AWS-HMAC",
+                "AccessKeyId": ACCESS_KEY,
+                "SecretAccessKey": SECRET_KEY,
+                "Token": "fetch-test-session-token",
+                "Expiration": "2099-01-01T00:00:00Z",
+            })
+            .to_string(),
+        ),
+        _ => text(404, String::new()),
+    }
+}
+
 /// Requests as the S3 test server saw them: path and `Range` header.
 type SeenRanges = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
@@ -554,22 +682,7 @@ impl S3Server {
                     .await
             }
         });
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let service = service.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    if let Some(io) = accept(stream, tls).await {
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(io), service)
-                            .await;
-                    }
-                });
-            }
-        });
+        serve(listener, tls, service, Arc::default());
         S3Server {
             endpoint: format!("{scheme}://{addr}"),
             ca_pem: None,
