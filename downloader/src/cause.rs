@@ -127,3 +127,22 @@ fn causes<'a>(
 pub fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     causes(err).find_map(|e| e.downcast_ref::<T>())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error as IoError, ErrorKind};
+
+    #[test]
+    fn a_wrapped_io_error_is_read_through_its_payload() {
+        // As hyper-util wraps a TCP error: an io::Error whose payload is the system's.
+        let refused = IoError::other(IoError::from(ErrorKind::ConnectionRefused));
+        assert_eq!(Failure::of(&refused), Failure::Refused);
+        assert_eq!(
+            Failure::of(&IoError::from(ErrorKind::ConnectionReset)).to_string(),
+            "the connection was reset"
+        );
+        let odd = IoError::other("something odd");
+        assert_eq!(Failure::of(&odd), Failure::Other("something odd".into()));
+    }
+}

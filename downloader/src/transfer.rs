@@ -200,9 +200,12 @@ impl Transfer<'_> {
     async fn fresh(&self) -> (Arc<Layout>, Result<()>) {
         let empty = Arc::new(Layout::unknown());
         let part_size = self.settings.part_size;
+        // One budget of retries for the requests that follow one another here: a HEAD that
+        // stalls is an attempt of this URL, and `--retries 0` gives the URL up after it.
+        let mut delays = backoff(self.settings.retries);
         let known_size = match self.job.listed_size {
             Some(size) => Some(size),
-            None => match self.head().await {
+            None => match self.head(&mut delays).await {
                 Ok(head) => head.size,
                 Err(err) => return (empty, Err(err)),
             },
@@ -216,10 +219,8 @@ impl Transfer<'_> {
         };
         let reply = match self.job.listed_size {
             // The listing told the size; the HEAD, for the checksum, goes out beside the first GET.
-            Some(size) if size > part_size => {
-                self.beside_head(self.request_with_retries(first)).await
-            }
-            _ => self.request_with_retries(first).await,
+            Some(size) if size > part_size => self.beside_head(self.get(first, &mut delays)).await,
+            _ => self.get(first, &mut delays).await,
         };
         let reply = match reply {
             Ok(reply) => reply,
@@ -231,7 +232,7 @@ impl Transfer<'_> {
             Extent::Partial { end, total, .. } if reply.validator.is_none() && end + 1 < total => {
                 tracing::info!(url = %self.job.shown, "no ETag or Last-Modified: not split into parts");
                 drop(reply);
-                match self.request_with_retries(None).await {
+                match self.get(None, &mut delays).await {
                     Ok(reply) => reply,
                     Err(err) => return (empty, Err(err)),
                 }
@@ -284,36 +285,55 @@ impl Transfer<'_> {
             .filter(|stored| stored.belongs_to(layout.validator.as_deref()))
     }
 
-    /// Asks what the server tells before a download (see [`Source::head`]), and keeps the stored
-    /// checksum for [`Self::finish`].
-    async fn head(&self) -> Result<Head> {
+    /// Asks what the server tells before a download (see [`Source::head`]), retried within
+    /// `delays`, and keeps the stored checksum for [`Self::finish`].
+    async fn head(&self, delays: &mut impl Iterator<Item = Duration>) -> Result<Head> {
         let head = self
-            .stop
-            .unless_stopped(self.source.head())
+            .with_retries(delays, || self.source.head())
             .await?
             .unwrap_or_default();
         *self.checksum.lock().expect("checksum lock") = head.checksum.clone();
         Ok(head)
     }
 
-    /// Runs `work` while [`Self::head`] goes out beside it, for a HEAD whose answer `work` does not
-    /// wait for.
+    /// Runs `work` while [`Self::head`] goes out beside it, with retries of its own, for a HEAD
+    /// whose answer `work` does not wait for. A HEAD that fails for good fails the download: its
+    /// checksum could not be checked.
     async fn beside_head<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
-        match tokio::join!(self.head(), work) {
+        let mut delays = backoff(self.settings.retries);
+        match tokio::join!(self.head(&mut delays), work) {
             (Ok(_), outcome) => outcome,
             (Err(failed), _) => Err(failed),
         }
     }
 
-    /// The first request of a fresh download, retried while failures are transient.
-    async fn request_with_retries(&self, range: Option<ByteRange>) -> Result<crate::source::Reply> {
-        let mut delays = backoff(self.settings.retries);
+    /// A request of a fresh download (not of one part), retried within `delays`.
+    async fn get(
+        &self,
+        range: Option<ByteRange>,
+        delays: &mut impl Iterator<Item = Duration>,
+    ) -> Result<crate::source::Reply> {
+        self.with_retries(delays, || self.source.get(range, None))
+            .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good or `delays` run out: each transient
+    /// failure waits the next delay and counts as a retry of this URL. A stop cuts an attempt
+    /// or a wait short.
+    async fn with_retries<T, Attempt>(
+        &self,
+        delays: &mut impl Iterator<Item = Duration>,
+        attempt: impl Fn() -> Attempt,
+    ) -> Result<T>
+    where
+        Attempt: Future<Output = Result<T>>,
+    {
         loop {
-            let err = match self.stop.unless_stopped(self.source.get(range, None)).await {
-                Ok(reply) => return Ok(reply),
+            let err = match self.stop.unless_stopped(attempt()).await {
+                Ok(done) => return Ok(done),
                 Err(err) => err,
             };
-            let Some(delay) = delay_before_retry(&err, &mut delays, &self.retries) else {
+            let Some(delay) = delay_before_retry(&err, delays, &self.retries) else {
                 return Err(err);
             };
             tracing::info!(url = %self.job.shown, ?delay, "retrying: {err}");

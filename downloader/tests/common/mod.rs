@@ -441,12 +441,8 @@ pub struct ImdsServer {
 impl ImdsServer {
     /// Takes a free port and closes it again.
     pub fn reserve() -> ImdsServer {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
         ImdsServer {
-            addr,
+            addr: closed_port(),
             requests: Arc::default(),
         }
     }
@@ -465,6 +461,57 @@ impl ImdsServer {
             async move { Ok::<_, Infallible>(imds_answer(&requests, &req)) }
         });
         serve(listener, None, service, Arc::default());
+    }
+
+    /// `METHOD PATH` of each request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// An address on 127.0.0.1 where nothing listens: connections to it are refused.
+pub fn closed_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A server on 127.0.0.1 that accepts connections and reads the requests, but never answers, as
+/// an endpoint that hangs.
+pub struct Unanswering {
+    pub addr: SocketAddr,
+    /// `METHOD PATH` of each request, in arrival order.
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Unanswering {
+    pub async fn start() -> Unanswering {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    use tokio::io::AsyncBufReadExt;
+                    let mut lines = tokio::io::BufReader::new(stream).lines();
+                    // Held open, unanswered, until the client gives up.
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(request) = line.strip_suffix(" HTTP/1.1") {
+                            seen.lock().unwrap().push(request.to_string());
+                        }
+                    }
+                });
+            }
+        });
+        Unanswering { addr, requests }
+    }
+
+    /// `http://ADDR`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// `METHOD PATH` of each request so far.
@@ -554,6 +601,8 @@ pub struct S3Server {
     refusal: Arc<Mutex<(u16, &'static str)>>,
     /// The wait before each answer, in milliseconds.
     latency: Arc<AtomicU64>,
+    /// How many more GETs of an object are answered; the ones after are never answered.
+    answered: Arc<AtomicUsize>,
     /// The region the buckets live in, once set, and how a request signed for another is answered.
     region: Arc<Mutex<Option<(String, RegionAnswer)>>>,
     root: tempfile::TempDir,
@@ -600,6 +649,12 @@ impl S3Server {
         *self.region.lock().unwrap() = Some((region.to_string(), answer));
     }
 
+    /// Answers the next `gets` GETs of an object, and never any after them: the connection stays
+    /// open and silent, as a server that stalls.
+    pub fn stall_gets_after(&self, gets: usize) {
+        self.answered.store(gets, Ordering::SeqCst);
+    }
+
     /// Answers the next `gets` GETs of an object with S3's `503 SlowDown` instead of the object.
     pub fn throttle(&self, gets: usize) {
         self.throttle_with(gets, 503, "SlowDown");
@@ -641,12 +696,15 @@ impl S3Server {
         let refuse = refusal.clone();
         let latency = Arc::new(AtomicU64::new(latency.as_millis() as u64));
         let wait = latency.clone();
+        let answered = Arc::new(AtomicUsize::new(usize::MAX));
+        let answer_left = answered.clone();
         let region: Arc<Mutex<Option<(String, RegionAnswer)>>> = Arc::default();
         let bucket_region = region.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let mut slow_down = None;
+            let mut stall = false;
             // `/bucket/key`: an object, not a bucket's listing.
-            let object = req.uri().path().trim_start_matches('/').contains('/');
+            let object = req.uri().path().trim_matches('/').contains('/');
             if req.method() == hyper::Method::GET {
                 let range = req.headers().get("range").and_then(|v| v.to_str().ok());
                 seen.lock()
@@ -657,6 +715,10 @@ impl S3Server {
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                         .is_ok();
                 slow_down = throttled.then(|| *refuse.lock().unwrap());
+                stall = object
+                    && answer_left
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_err();
             }
             let service = service.clone();
             let waiting = counted.clone();
@@ -673,6 +735,9 @@ impl S3Server {
                 }
                 if let Some((status, code)) = slow_down {
                     return Ok(throttled_answer(status, code));
+                }
+                if stall {
+                    std::future::pending::<()>().await;
                 }
                 waiting
                     .during(async {
@@ -691,6 +756,7 @@ impl S3Server {
             throttled,
             refusal,
             latency,
+            answered,
             region,
             root,
         }
@@ -849,12 +915,17 @@ pub fn quiet_fetch() -> (tempfile::TempDir, PathBuf, Command) {
 
 /// `fetch` set up for the S3 test server with the right (or given) keys.
 pub fn fetch_s3(home: &Path, s3: &S3Server, secret: &str) -> Command {
+    fetch_s3_at(home, &s3.endpoint, secret)
+}
+
+/// `fetch` set up for an S3 endpoint with the test server's access key and `secret`.
+pub fn fetch_s3_at(home: &Path, endpoint: &str, secret: &str) -> Command {
     let mut command = fetch(home);
     command
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", "us-east-1")
-        .args(["--endpoint-url", &s3.endpoint]);
+        .args(["--endpoint-url", endpoint]);
     command
 }
 
