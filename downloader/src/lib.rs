@@ -352,6 +352,7 @@ fn outcome_of(job: Job, result: Result<transfer::Delivered>, progress: &JobProgr
             sha256_verified: done.verified,
             s3_checksum_verified: done.s3_checksum,
             resumed_bytes: done.resumed_from,
+            already_present: done.already_present,
             retries: done.retries,
         },
         Err(err) => Outcome {

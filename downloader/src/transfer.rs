@@ -58,6 +58,8 @@ pub struct Delivered {
     pub verified: bool,
     /// The checksum S3 stored with the object that the file was checked against, by name.
     pub s3_checksum: Option<&'static str>,
+    /// The file was there already, and shown to be this one: nothing was downloaded.
+    pub already_present: bool,
 }
 
 /// Downloads `job` from `source` into `paths`; `may_resume` is false when it is known that no
@@ -86,7 +88,7 @@ pub async fn download(
         progress,
         stop,
         retries: Arc::new(AtomicU32::new(0)),
-        checksum: Mutex::new(None),
+        asked: Mutex::new(None),
     };
     transfer.run().await
 }
@@ -135,12 +137,16 @@ struct Transfer<'a> {
     progress: JobProgress,
     stop: Stop,
     retries: Arc<AtomicU32>,
-    /// The checksum S3 stored with the object, from its HEAD (see [`Self::head`]).
-    checksum: Mutex<Option<StoredChecksum>>,
+    /// What the server told before the download (see [`Self::head`]), asked once: the object's
+    /// size, and the checksum S3 stored with it.
+    asked: Mutex<Option<Head>>,
 }
 
 impl Transfer<'_> {
     async fn run(&self) -> Result<Delivered> {
+        if let Some(present) = self.already_present().await? {
+            return Ok(present);
+        }
         let mut resumed_from = 0;
         let state = self
             .may_resume
@@ -175,6 +181,8 @@ impl Transfer<'_> {
                 Some((_, Err(Error::Changed))) | None => {
                     if let Some((layout, _)) = &result {
                         self.progress.sub(layout.done());
+                        // What the HEAD told may be of the version that changed.
+                        *self.asked.lock().expect("head lock") = None;
                     }
                     resumed_from = 0;
                     result = Some(self.fresh().await);
@@ -279,21 +287,76 @@ impl Transfer<'_> {
 
     /// The checksum S3 stored with the version of the object that `layout` downloads.
     fn stored_checksum(&self, layout: &Layout) -> Option<StoredChecksum> {
-        let stored = self.checksum.lock().expect("checksum lock");
-        stored
+        let asked = self.asked.lock().expect("head lock");
+        asked
+            .as_ref()?
+            .checksum
             .clone()
             .filter(|stored| stored.belongs_to(layout.validator.as_deref()))
     }
 
     /// Asks what the server tells before a download (see [`Source::head`]), retried within
-    /// `delays`, and keeps the stored checksum for [`Self::finish`].
+    /// `delays`, and keeps it for [`Self::finish`]; what was asked already is not asked again.
     async fn head(&self, delays: &mut impl Iterator<Item = Duration>) -> Result<Head> {
+        if let Some(head) = self.asked.lock().expect("head lock").clone() {
+            return Ok(head);
+        }
         let head = self
             .with_retries(delays, || self.source.head())
             .await?
             .unwrap_or_default();
-        *self.checksum.lock().expect("checksum lock") = head.checksum.clone();
+        *self.asked.lock().expect("head lock") = Some(head.clone());
         Ok(head)
+    }
+
+    /// The target file, when it is already there and shown to be the one the URL names, so that
+    /// no byte is sent again: by the URL's `#sha256=` without asking the server anything, or, for
+    /// an S3 object, by the size and the full-object checksum its HEAD tells (the HEAD the
+    /// download would begin with anyway). Anything else is downloaded as if the file were absent,
+    /// and replaces it once complete and verified.
+    async fn already_present(&self) -> Result<Option<Delivered>> {
+        if self.job.sha256.is_none() && matches!(self.source, Source::Http(_)) {
+            return Ok(None);
+        }
+        let len = match std::fs::metadata(&self.paths.target) {
+            Ok(meta) if meta.is_file() => meta.len(),
+            _ => return Ok(None),
+        };
+        let stored = match &self.job.sha256 {
+            Some(_) => None,
+            // Listed at another size: no need to ask.
+            None if self.job.listed_size.is_some_and(|size| size != len) => return Ok(None),
+            None => {
+                let head = self.head(&mut backoff(self.settings.retries)).await?;
+                match head.checksum {
+                    Some(stored) if head.size == Some(len) => Some(stored),
+                    _ => return Ok(None),
+                }
+            }
+        };
+        let target = self.paths.target.clone();
+        let (expected, check) = (self.job.sha256.clone(), stored.clone());
+        let matches =
+            tokio::task::spawn_blocking(move || check_file(&target, expected, check.as_ref()))
+                .await
+                .is_ok_and(|checked| checked.is_ok());
+        if !matches {
+            tracing::info!(url = %self.job.shown, "the file there differs: downloading it again");
+            return Ok(None);
+        }
+        if self.may_resume {
+            // What an earlier, interrupted run left of it is of no use now.
+            self.discard();
+        }
+        Ok(Some(Delivered {
+            path: self.paths.target.clone(),
+            bytes: len,
+            resumed_from: 0,
+            retries: self.retries.load(Ordering::Relaxed),
+            verified: self.job.sha256.is_some(),
+            s3_checksum: stored.as_ref().map(StoredChecksum::name),
+            already_present: true,
+        }))
     }
 
     /// Runs `work` while [`Self::head`] goes out beside it, with retries of its own, for a HEAD
@@ -490,6 +553,7 @@ impl Transfer<'_> {
             retries: self.retries.load(Ordering::Relaxed),
             verified: self.job.sha256.is_some(),
             s3_checksum,
+            already_present: false,
         })
     }
 

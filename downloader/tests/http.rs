@@ -1048,3 +1048,54 @@ async fn empty_files_arrive_empty() {
     assert_eq!(hits.len(), 2, "416 for byte 0, then the whole (empty) file");
     assert_eq!(hits[1].header("range"), None);
 }
+
+#[tokio::test]
+async fn a_pinned_file_already_there_is_not_fetched_again() {
+    let server = HttpServer::start().await;
+    let body = data(300_000, 23);
+    let sha = hex::encode(Sha256::digest(&body));
+    server.route("/app.jar", Route::file(body.clone()));
+    let (home, out, mut cmd) = quiet_fetch();
+    let url = format!("{}#sha256={sha}", server.url("/app.jar"));
+    let again = || {
+        let mut cmd = fetch(home.path());
+        cmd.args(["--json", "-o", out.to_str().unwrap(), "-u", &url]);
+        cmd
+    };
+    cmd.arg(&url);
+    assert_exit(&run(cmd).await, 0);
+    let downloaded = server.hits("/app.jar").len();
+
+    let output = run(again()).await;
+    assert_exit(&output, 0);
+    assert_eq!(server.hits("/app.jar").len(), downloaded, "no request");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let item = &report["items"][0];
+    assert_eq!(item["status"], "ok");
+    assert_eq!(item["already_present"], true);
+    assert_eq!(item["sha256_verified"], true);
+    assert_eq!(item["bytes"], 300_000);
+    assert!(
+        stderr(&output).contains("app.jar (already present)"),
+        "{}",
+        describe(&output)
+    );
+
+    // Another file under that name is downloaded as if there were none, and replaced.
+    std::fs::write(out.join("app.jar"), b"an older build").unwrap();
+    let output = run(again()).await;
+    assert_exit(&output, 0);
+    assert!(server.hits("/app.jar").len() > downloaded);
+    assert_eq!(std::fs::read(out.join("app.jar")).unwrap(), body);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["already_present"], false);
+
+    // Without a pin, nothing proves the file there is the one wanted: it is downloaded.
+    let hits = server.hits("/app.jar").len();
+    let mut unpinned = fetch(home.path());
+    unpinned
+        .args(["-q", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/app.jar"));
+    assert_exit(&run(unpinned).await, 0);
+    assert!(server.hits("/app.jar").len() > hits);
+}

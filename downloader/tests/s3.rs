@@ -670,3 +670,56 @@ async fn connections_that_fail_say_how() {
         describe(&output)
     );
 }
+
+#[tokio::test]
+async fn an_object_already_there_is_kept_after_one_head() {
+    let s3 = S3Server::start().await;
+    let body = data(200_000, 21);
+    s3.put("bucket", "boot/app.jar", body.clone()).await;
+    s3.put("bucket", "tree/a.bin", data(1000, 22)).await;
+    let fetcher = Fetcher::new(&s3);
+    let out = &fetcher.out;
+    let urls = ["s3://bucket/boot/app.jar", "s3://bucket/tree/"];
+    let output = fetcher.run(&["-q", "--json"], &urls).await;
+    assert_exit(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["already_present"], false);
+
+    // Run again: one HEAD for each file (and the prefix's listing), no GET of an object.
+    let before = s3.requests().len();
+    let output = fetcher.run(&["--json"], &urls).await;
+    assert_exit(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for item in report["items"].as_array().unwrap() {
+        assert_eq!(item["status"], "ok", "{item}");
+        assert_eq!(item["already_present"], true, "{item}");
+        assert_eq!(item["s3_checksum_verified"], "crc32", "{item}");
+    }
+    let mut asked = s3.requests()[before..].to_vec();
+    asked.sort();
+    assert_eq!(
+        asked,
+        vec![
+            "GET /bucket/",
+            "HEAD /bucket/boot/app.jar",
+            "HEAD /bucket/tree/a.bin"
+        ]
+    );
+    assert!(
+        stderr(&output).contains("-> ") && stderr(&output).contains("app.jar (already present)"),
+        "{}",
+        describe(&output)
+    );
+
+    // A file of the same size whose bytes differ is downloaded again, and replaced.
+    let mut changed = body.clone();
+    changed[100] ^= 0xff;
+    std::fs::write(out.join("app.jar"), &changed).unwrap();
+    let gets = s3.ranges("/bucket/boot/app.jar").len();
+    let output = fetcher.run(&["-q", "--json"], &urls[..1]).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("app.jar")).unwrap(), body);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["already_present"], false);
+    assert_eq!(s3.ranges("/bucket/boot/app.jar").len(), gets + 1);
+}

@@ -595,6 +595,8 @@ pub struct S3Server {
     waiting: Waiting,
     /// Every GET's path and `Range` header, in arrival order.
     ranges: SeenRanges,
+    /// `METHOD PATH` of every request, in arrival order.
+    requests: Arc<Mutex<Vec<String>>>,
     /// How many more GETs of an object are answered with `refusal` instead, as S3 throttles.
     throttled: Arc<AtomicUsize>,
     /// The status and error code of a throttled answer.
@@ -635,6 +637,11 @@ impl S3Server {
             .filter(|(p, _)| p == path)
             .map(|(_, range)| range.clone())
             .collect()
+    }
+
+    /// `METHOD PATH` of every request so far, listings included.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 
     /// Waits `latency` before each answer from now on.
@@ -690,6 +697,8 @@ impl S3Server {
         let counted = waiting.clone();
         let ranges: SeenRanges = Arc::default();
         let seen = ranges.clone();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let asked = requests.clone();
         let throttled = Arc::new(AtomicUsize::new(0));
         let throttle = throttled.clone();
         let refusal = Arc::new(Mutex::new((503, "SlowDown")));
@@ -701,6 +710,10 @@ impl S3Server {
         let region: Arc<Mutex<Option<(String, RegionAnswer)>>> = Arc::default();
         let bucket_region = region.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            asked
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", req.method(), req.uri().path()));
             let mut slow_down = None;
             let mut stall = false;
             // `/bucket/key`: an object, not a bucket's listing.
@@ -753,6 +766,7 @@ impl S3Server {
             ca_pem: None,
             waiting,
             ranges,
+            requests,
             throttled,
             refusal,
             latency,
