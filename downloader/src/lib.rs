@@ -27,6 +27,7 @@ pub mod redact;
 pub mod report;
 mod retry;
 pub mod s3;
+mod saver;
 pub mod source;
 pub mod stop;
 pub mod tls;

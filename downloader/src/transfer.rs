@@ -3,13 +3,14 @@
 //!
 //! The bytes go to `.NAME.fetch-part` beside the target. When the server serves ranges of a file
 //! that it identifies (ETag or Last-Modified), the file is split into parts fetched at once and
-//! written in place; an interrupted or failed run then leaves `.NAME.fetch-state` recording how
-//! far each part got, and the next run asks only for the missing bytes, on condition that the
-//! file is unchanged (`If-Range` over http, `If-Match` on S3).
+//! written in place. `.NAME.fetch-state` records how far each part got: kept current while the
+//! file downloads (see [`crate::saver`]) and written when a run stops or fails, so that the next
+//! run asks only for the missing bytes, on condition that the file is unchanged (`If-Range` over
+//! http, `If-Match` on S3).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use crate::part::PartWorker;
 use crate::plan::Job;
 use crate::progress::JobProgress;
 use crate::retry::{backoff, delay_before_retry, pause};
+use crate::saver::{self, Saver};
 use crate::source::{Body, ByteRange, Extent, Head, Source};
 use crate::stop::Stop;
 use crate::verify::{StoredChecksum, check_file};
@@ -89,6 +91,7 @@ pub async fn download(
         stop,
         retries: Arc::new(AtomicU32::new(0)),
         asked: Mutex::new(None),
+        saved: Arc::default(),
     };
     transfer.run().await
 }
@@ -140,6 +143,8 @@ struct Transfer<'a> {
     /// What the server told before the download (see [`Self::head`]), asked once: the object's
     /// size, and the checksum S3 stored with it.
     asked: Mutex<Option<Head>>,
+    /// Whether this run saved a state file while downloading (see [`crate::saver`]).
+    saved: Arc<AtomicBool>,
 }
 
 impl Transfer<'_> {
@@ -181,8 +186,10 @@ impl Transfer<'_> {
                 Some((_, Err(Error::Changed))) | None => {
                     if let Some((layout, _)) = &result {
                         self.progress.sub(layout.done());
-                        // What the HEAD told may be of the version that changed.
+                        // What the HEAD told may be of the version that changed, and a state
+                        // saved would describe that version's bytes.
                         *self.asked.lock().expect("head lock") = None;
+                        saver::remove(&self.paths);
                     }
                     resumed_from = 0;
                     result = Some(self.fresh().await);
@@ -409,13 +416,38 @@ impl Transfer<'_> {
         self.settings.connections.limit(self.source.on_this_host())
     }
 
-    /// Runs every unfinished part, at most [`Self::connections`] at once. `first_body` already
-    /// carries the start of part 0.
+    /// Runs every unfinished part, at most [`Self::connections`] at once, saving the state
+    /// beside them (see [`crate::saver`]) when the file can be resumed, split or not. `first_body`
+    /// already carries the start of part 0.
     async fn fetch_parts(
         &self,
         layout: &Arc<Layout>,
         file: Arc<File>,
         first_body: Option<Body>,
+    ) -> Result<()> {
+        let resumable = layout.ranged && layout.validator.is_some() && layout.total.is_some();
+        if !resumable {
+            return self.run_parts(layout, file, first_body, None).await;
+        }
+        let saver = Saver::new(
+            layout.clone(),
+            self.job.shown.clone(),
+            self.paths.clone(),
+            self.saved.clone(),
+        );
+        // On the heap: the futures of a transfer nest deep enough to overflow a lane's stack in
+        // a debug build otherwise.
+        let parts = Box::pin(self.run_parts(layout, file, first_body, Some(&saver)));
+        saver.alongside(parts).await
+    }
+
+    /// [`Self::fetch_parts`]' work; a part that completes tells `saver`.
+    async fn run_parts(
+        &self,
+        layout: &Arc<Layout>,
+        file: Arc<File>,
+        first_body: Option<Body>,
+        saver: Option<&Saver>,
     ) -> Result<()> {
         let worker = PartWorker {
             source: self.source.clone(),
@@ -474,6 +506,9 @@ impl Transfer<'_> {
                     first_error = Some(err);
                 }
                 Ok(()) if first_error.is_none() => {
+                    if let Some(saver) = saver {
+                        saver.part_done();
+                    }
                     if let Some(index) = pending.next() {
                         launch(&mut tasks, index);
                     }
@@ -543,8 +578,8 @@ impl Transfer<'_> {
             self.discard();
             return Err(Error::io(&self.paths.target, e));
         }
-        if had_state {
-            let _ = std::fs::remove_file(&self.paths.state);
+        if had_state || self.saved.load(Ordering::Acquire) {
+            saver::remove(&self.paths);
         }
         Ok(Delivered {
             path: self.paths.target.clone(),
@@ -564,9 +599,9 @@ impl Transfer<'_> {
             .resume_state(&self.job.shown)
             .filter(|_| !err.is_corrupt_data());
         let leftover = match state {
-            Some(state) => match std::fs::write(&self.paths.state, state) {
-                Ok(()) => return Leftover::Kept(layout.done()),
-                Err(_) => Leftover::Unsaved,
+            Some(_) => match saver::save(layout, &self.job.shown, &self.paths) {
+                Ok(true) => return Leftover::Kept(layout.done()),
+                Ok(false) | Err(_) => Leftover::Unsaved,
             },
             None if layout.done() == 0 => Leftover::NothingArrived,
             None => Leftover::Dropped,
@@ -577,7 +612,7 @@ impl Transfer<'_> {
 
     fn discard(&self) {
         let _ = std::fs::remove_file(&self.paths.partial);
-        let _ = std::fs::remove_file(&self.paths.state);
+        saver::remove(&self.paths);
     }
 
     /// The layout left by an earlier run, when its partial file is still there and belongs to

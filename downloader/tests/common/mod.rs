@@ -54,6 +54,9 @@ pub struct Route {
     pub changes_to: Option<Bytes>,
     /// Send the file without Content-Length (chunked), as a server streaming it does.
     pub no_length: bool,
+    /// Send each answer's body at this many bytes a second at most (0: as fast as it goes), as
+    /// nginx's `limit_rate` does.
+    pub rate: u64,
 }
 
 impl Route {
@@ -325,7 +328,8 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
         None
     };
     let stall = route.stall_after;
-    let mut response = Response::new(body_stream(slice.clone(), cut, stall));
+    let rate = route.rate;
+    let mut response = Response::new(body_stream(slice.clone(), cut, stall, rate));
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
     let headers = response.headers_mut();
     if !route.no_length {
@@ -346,15 +350,23 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
     response
 }
 
-/// The body in 16 KiB frames; cut off with an error after `cut` bytes, or stalled forever after
-/// `stall` bytes.
-fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>) -> Body {
+/// The body in 16 KiB frames, at most `rate` bytes a second unless 0; cut off with an error after
+/// `cut` bytes, or stalled forever after `stall` bytes.
+fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>, rate: u64) -> Body {
+    use futures::StreamExt;
+    const FRAME: usize = 16 * 1024;
     let limit = cut.or(stall).unwrap_or(data.len()).min(data.len());
     let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = (0..limit)
-        .step_by(16 * 1024)
-        .map(|at| Ok(Frame::data(data.slice(at..(at + 16 * 1024).min(limit)))))
+        .step_by(FRAME)
+        .map(|at| Ok(Frame::data(data.slice(at..(at + FRAME).min(limit)))))
         .collect();
-    let head = futures::stream::iter(frames);
+    let pace = (rate > 0).then(|| Duration::from_secs_f64(FRAME as f64 / rate as f64));
+    let head = futures::stream::iter(frames).then(move |frame| async move {
+        if let Some(pace) = pace {
+            tokio::time::sleep(pace).await;
+        }
+        frame
+    });
     let tail: futures::stream::BoxStream<'static, Result<Frame<Bytes>, std::io::Error>> =
         if cut.is_some() {
             Box::pin(futures::stream::once(async {
@@ -370,7 +382,6 @@ fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>) -> Body {
         } else {
             Box::pin(futures::stream::empty())
         };
-    use futures::StreamExt;
     BodyExt::boxed_unsync(StreamBody::new(head.chain(tail)))
 }
 
