@@ -5,10 +5,14 @@
 //! behind [`source`]) -> [`report`] (one outcome per URL) -> [`exit_code`].
 //! [`progress`] is presentation only; [`stop`] carries Ctrl-C and `--deadline` to every transfer;
 //! [`lanes`] are the threads transfers run on; [`tls`] says which servers https trusts; [`verify`]
-//! checks a finished file against a checksum known before it arrived.
+//! checks a finished file against a checksum known before it arrived; [`credentials`] finds S3's
+//! credentials, waiting for a booting instance's metadata service; [`cause`] puts what happened
+//! to a failed connection into words.
 
+pub mod cause;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod exit_code;
 pub mod header;
@@ -23,6 +27,7 @@ pub mod redact;
 pub mod report;
 mod retry;
 pub mod s3;
+mod saver;
 pub mod source;
 pub mod stop;
 pub mod tls;
@@ -348,6 +353,7 @@ fn outcome_of(job: Job, result: Result<transfer::Delivered>, progress: &JobProgr
             sha256_verified: done.verified,
             s3_checksum_verified: done.s3_checksum,
             resumed_bytes: done.resumed_from,
+            already_present: done.already_present,
             retries: done.retries,
         },
         Err(err) => Outcome {

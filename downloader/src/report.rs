@@ -64,6 +64,9 @@ pub struct Outcome {
     pub s3_checksum_verified: Option<&'static str>,
     /// Bytes taken over from an earlier, interrupted run.
     pub resumed_bytes: u64,
+    /// The file was there already and shown to be this URL's (by its `#sha256=`, or by the
+    /// checksum S3 stored with the object): nothing was downloaded.
+    pub already_present: bool,
     /// Transient failures that were retried.
     pub retries: u32,
 }
@@ -82,6 +85,7 @@ impl Outcome {
             sha256_verified: false,
             s3_checksum_verified: None,
             resumed_bytes: 0,
+            already_present: false,
             retries: 0,
         }
     }
@@ -89,6 +93,9 @@ impl Outcome {
     /// The line the plain progress display and the report print for this outcome.
     pub fn line(&self) -> String {
         let detail = match (self.status, &self.path, &self.error) {
+            (Status::Ok, Some(path), _) if self.already_present => {
+                format!("-> {} (already present)", path.display())
+            }
             (Status::Ok, Some(path), _) if self.resumed_bytes > 0 => format!(
                 "-> {} (resumed after {})",
                 path.display(),

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::default_provider::credentials::DefaultCredentialsChain;
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
@@ -21,7 +20,7 @@ use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_s3::config::ResponseChecksumValidation;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
@@ -34,7 +33,9 @@ use aws_smithy_http_client::{ConnectorBuilder, tls};
 use aws_smithy_types::base64;
 use futures::StreamExt;
 
+use crate::cause::Failure;
 use crate::config::Config;
+use crate::credentials;
 use crate::error::{Error, Result};
 use crate::lanes;
 use crate::source::{ByteRange, Extent, Head, Reply, parse_content_range, range_header};
@@ -44,14 +45,6 @@ use crate::verify::StoredChecksum;
 /// bucket elsewhere are redirected by S3, and [`S3Clients`] follows.
 const FALLBACK_REGION: &str = "us-east-1";
 
-/// How long a credential lookup may take. The SDK's default (5 s) is too short for an instance
-/// still booting, whose metadata service may answer slowly at first.
-const CREDENTIALS_LOAD_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Attempts at the instance metadata service: the SDK's default of 4 with a 1 s connect timeout
-/// gives up within about a second of a slow boot.
-const IMDS_ATTEMPTS: u32 = 8;
-
 /// The S3 clients of one run: one per lane (see [`crate::lanes`]) and region, created on first
 /// use, plus what was learnt about which bucket lives where.
 pub struct S3Clients {
@@ -59,10 +52,15 @@ pub struct S3Clients {
     endpoint_url: Option<String>,
     /// Whether the endpoint runs on this machine (see [`crate::source::is_this_host`]).
     endpoint_on_this_host: bool,
+    /// The server in an error's sentence: "S3", or "S3 at HOST:PORT" for another endpoint.
+    endpoint: String,
     idle_timeout: Duration,
     trust: TrustStore,
     clients: Mutex<HashMap<(Option<usize>, String), aws_sdk_s3::Client>>,
     bucket_regions: Mutex<HashMap<String, String>>,
+    /// Why no credentials were found, when none were: every request fails with it at once
+    /// (see [`credentials::check`]).
+    credentials_failed: Option<String>,
 }
 
 impl S3Clients {
@@ -81,7 +79,7 @@ impl S3Clients {
             .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .identity_cache(
                 IdentityCache::lazy()
-                    .load_timeout(CREDENTIALS_LOAD_TIMEOUT)
+                    .load_timeout(credentials::CREDENTIALS_LOAD_TIMEOUT)
                     .build(),
             );
         if let Some(region) = &settings.region {
@@ -100,34 +98,38 @@ impl S3Clients {
             // providers (one makes an STS client, which reads the system's trusted roots).
             loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
         } else {
-            let imds = aws_config::imds::Client::builder()
-                .max_attempts(IMDS_ATTEMPTS)
-                .connect_timeout(Duration::from_secs(1))
-                .read_timeout(Duration::from_secs(2))
-                .build();
-            let mut chain = DefaultCredentialsChain::builder().imds_client(imds);
-            if let Some(profile) = &settings.profile {
-                chain = chain.profile_name(profile);
-            }
-            if let Some(region) = &settings.region {
-                chain = chain.region(Region::new(region.clone()));
-            }
-            loader = loader.credentials_provider(chain.build().await);
+            let chain =
+                credentials::default_chain(settings.profile.as_deref(), settings.region.as_deref())
+                    .await;
+            loader = loader.credentials_provider(chain);
         }
         let base = loader.load().await;
+        let credentials_failed = match base.credentials_provider() {
+            Some(provider) => credentials::check(&provider).await.err(),
+            None => None,
+        };
         // The endpoint the SDK settled on, which may come from the environment or a profile.
-        let endpoint_on_this_host = base
+        let endpoint = base
             .endpoint_url()
-            .and_then(|endpoint| url::Url::parse(endpoint).ok())
-            .is_some_and(|endpoint| crate::source::is_this_host(&endpoint));
+            .and_then(|endpoint| url::Url::parse(endpoint).ok());
+        let endpoint_on_this_host = endpoint.as_ref().is_some_and(crate::source::is_this_host);
+        let endpoint = match endpoint
+            .as_ref()
+            .and_then(|url| Some((url.host_str()?, url.port_or_known_default()?)))
+        {
+            Some((host, port)) => format!("S3 at {host}:{port}"),
+            None => "S3".to_string(),
+        };
         S3Clients {
             base,
             endpoint_url: settings.endpoint_url.clone(),
             endpoint_on_this_host,
+            endpoint,
             idle_timeout: config.idle_timeout,
             trust: trust_store(config),
             clients: Mutex::new(HashMap::new()),
             bucket_regions: Mutex::new(HashMap::new()),
+            credentials_failed: credentials_failed.map(|err| err.to_string()),
         }
     }
 
@@ -173,6 +175,9 @@ impl S3Clients {
         F: Fn(aws_sdk_s3::Client) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        if let Some(why) = &self.credentials_failed {
+            return Err(Error::Credentials(why.clone()));
+        }
         match request(self.client_for(bucket)).await {
             Err(Error::WrongRegion(region)) => {
                 self.learn_region(bucket, region);
@@ -206,7 +211,7 @@ impl S3Clients {
             .send();
         let mut objects = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify(&e, bucket, self.idle_timeout))?;
+            let page = page.map_err(|e| classify(&e, bucket, &self.endpoint, self.idle_timeout))?;
             objects.extend(page.contents().iter().filter_map(|object| {
                 let key = object.key().filter(|key| !key.ends_with('/'))?;
                 Some(Listed {
@@ -308,16 +313,18 @@ impl S3Source {
     }
 
     /// What a HeadObject tells before a download, as s5cmd and the AWS CLI ask it: the object's
-    /// size and the full-object checksum S3 stored with it. Only a hint, asked once:
-    /// on a failure the GET that follows reports it, with S3's reasons, and retries what is
-    /// transient. A bucket in another region is asked again there, or its object would come
-    /// without the checksum.
+    /// size and the full-object checksum S3 stored with it. When S3 answers with an error that
+    /// retrying will not change, the GET that follows reports it with S3's reasons (a HEAD's
+    /// answer has no body to give them): `None`. Any other failure (a stall, a refused
+    /// connection, a 503, no credentials, a TLS handshake that fails) would meet that GET too:
+    /// it is the download's, retried as a transient failure or final. A bucket in another region
+    /// is asked again there, or its object would come without the checksum.
     ///
     /// The checksum is asked for unless the SDK's own check of responses is limited to what an
     /// operation requires (`AWS_RESPONSE_CHECKSUM_VALIDATION=when_required`, or the profile's
     /// `response_checksum_validation`): the setting people turn to for an S3-compatible store that
     /// answers with wrong checksums, which then holds for fetch's check too.
-    pub async fn head(&self) -> Option<Head> {
+    pub async fn head(&self) -> Result<Option<Head>> {
         let checks = self.clients.base.response_checksum_validation()
             != Some(ResponseChecksumValidation::WhenRequired);
         let head = self
@@ -329,14 +336,19 @@ impl S3Source {
                 }
                 head.send().await.map_err(|err| self.classify(&err))
             })
-            .await
-            .ok()?;
-        Some(Head {
+            .await;
+        let head = match head {
+            Ok(head) => head,
+            Err(err @ (Error::Credentials(_) | Error::Tls(_))) => return Err(err),
+            Err(err) if err.is_transient() => return Err(err),
+            Err(_) => return Ok(None),
+        };
+        Ok(Some(Head {
             size: head
                 .content_length()
                 .and_then(|len| u64::try_from(len).ok()),
             checksum: full_object_checksum(&head).filter(|_| checks),
-        })
+        }))
     }
 
     /// See [`crate::source::Source::get`]: a ranged GetObject, validated with `If-Match`.
@@ -383,7 +395,12 @@ impl S3Source {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        classify(err, &self.bucket, self.clients.idle_timeout)
+        classify(
+            err,
+            &self.bucket,
+            &self.clients.endpoint,
+            self.clients.idle_timeout,
+        )
     }
 
     fn reply(&self, output: GetObjectOutput) -> Reply {
@@ -447,14 +464,16 @@ fn body_error(err: &(dyn std::error::Error + 'static)) -> Error {
     }
     Error::Connection(format!(
         "the connection broke during the transfer: {}",
-        DisplayErrorContext(err)
+        Failure::of(err)
     ))
 }
 
 /// Maps an SDK error to our kinds: one table for every S3 operation.
+/// `endpoint` names the server in a sentence ("S3", or "S3 at HOST:PORT" for `--endpoint-url`).
 fn classify<E>(
     err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     bucket: &str,
+    endpoint: &str,
     idle: Duration,
 ) -> Error
 where
@@ -524,28 +543,29 @@ where
             };
         }
     }
-    let context = DisplayErrorContext(err).to_string();
-    match err {
-        SdkError::TimeoutError(_) => Error::Stalled(idle),
-        _ if context.contains("credentials") || context.contains("identity") => Error::Credentials(
-            "no AWS credentials were found; set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
-             run with an instance role, or pass --no-sign-request for a public bucket"
-                .into(),
-        ),
-        SdkError::DispatchFailure(_) if crate::tls::is_certificate_failure(&context) => {
-            Error::Tls(last_cause(&context).to_string())
-        }
-        SdkError::DispatchFailure(_) => Error::Connection(format!("could not reach S3: {}", last_cause(&context))),
-        SdkError::ResponseError(_) => {
-            Error::Connection(format!("S3's answer broke off: {}", last_cause(&context)))
-        }
-        _ => Error::Other(format!("the S3 request failed: {}", last_cause(&context))),
+    if let Some(lookup) = credentials::lookup_in(err) {
+        return credentials::failure(lookup);
     }
-}
-
-/// The SDK's error context reads "outer: middle: inner"; the inner part says what happened.
-fn last_cause(context: &str) -> &str {
-    context.rsplit(": ").next().unwrap_or(context)
+    match (err, Failure::of(err)) {
+        (SdkError::TimeoutError(_), _) | (_, Failure::Stalled) => Error::Stalled(idle),
+        (
+            _,
+            Failure::Tls {
+                certificate: true,
+                reason,
+            },
+        ) => Error::Tls(reason),
+        (_, Failure::ConnectTimeout) => {
+            Error::Connection(format!("connecting to {endpoint} timed out"))
+        }
+        (SdkError::ResponseError(_), failure) => {
+            Error::Connection(format!("the answer of {endpoint} broke off: {failure}"))
+        }
+        (SdkError::DispatchFailure(_), failure) => {
+            Error::Connection(format!("could not reach {endpoint}: {failure}"))
+        }
+        (_, failure) => Error::Other(format!("the S3 request could not be made: {failure}")),
+    }
 }
 
 #[cfg(test)]
@@ -655,33 +675,50 @@ mod tests {
     #[test]
     fn a_bucket_elsewhere_names_its_region() {
         let err = service_error(301, "PermanentRedirect", Some("eu-west-1"));
-        assert!(matches!(classify(&err, "b", IDLE), Error::WrongRegion(r) if r == "eu-west-1"));
+        assert!(
+            matches!(classify(&err, "b", "S3", IDLE), Error::WrongRegion(r) if r == "eu-west-1")
+        );
         let err = service_error(400, "AuthorizationHeaderMalformed", Some("ap-south-1"));
-        assert!(matches!(classify(&err, "b", IDLE), Error::WrongRegion(r) if r == "ap-south-1"));
+        assert!(
+            matches!(classify(&err, "b", "S3", IDLE), Error::WrongRegion(r) if r == "ap-south-1")
+        );
     }
 
     #[test]
     fn service_errors_are_classified() {
         assert!(matches!(
-            classify(&service_error(404, "NoSuchKey", None), "b", IDLE),
+            classify(&service_error(404, "NoSuchKey", None), "b", "S3", IDLE),
             Error::NotFound { .. }
         ));
         assert!(matches!(
             classify(
                 &service_error(403, "SignatureDoesNotMatch", None),
                 "b",
+                "S3",
                 IDLE
             ),
             Error::Credentials(_)
         ));
         assert!(matches!(
-            classify(&service_error(412, "PreconditionFailed", None), "b", IDLE),
+            classify(
+                &service_error(412, "PreconditionFailed", None),
+                "b",
+                "S3",
+                IDLE
+            ),
             Error::Changed
         ));
-        assert!(classify(&service_error(503, "SlowDown", None), "b", IDLE).is_transient());
-        let denied = classify(&service_error(403, "AccessDenied", None), "b", IDLE).to_string();
+        assert!(classify(&service_error(503, "SlowDown", None), "b", "S3", IDLE).is_transient());
+        let denied =
+            classify(&service_error(403, "AccessDenied", None), "b", "S3", IDLE).to_string();
         assert!(denied.contains("may read s3://b"), "{denied}");
-        let bucket = classify(&service_error(404, "NoSuchBucket", None), "nope", IDLE).to_string();
+        let bucket = classify(
+            &service_error(404, "NoSuchBucket", None),
+            "nope",
+            "S3",
+            IDLE,
+        )
+        .to_string();
         assert_eq!(bucket, "the bucket nope does not exist");
     }
 }

@@ -90,9 +90,10 @@ impl Source {
     /// HEAD with the object's size (an object that fits in one part is then asked for whole, as
     /// S3 sends its stored checksum only then) and its full-object checksum (checked once a file
     /// in parts is complete). http's first ranged GET tells the size anyway, so http says nothing.
-    pub async fn head(&self) -> Option<Head> {
+    /// Fails when the GET that follows would fail the same way (see [`S3Source::head`]).
+    pub async fn head(&self) -> Result<Option<Head>> {
         match self {
-            Source::Http(_) => None,
+            Source::Http(_) => Ok(None),
             Source::S3(source) => source.head().await,
         }
     }

@@ -3,13 +3,14 @@
 //!
 //! The bytes go to `.NAME.fetch-part` beside the target. When the server serves ranges of a file
 //! that it identifies (ETag or Last-Modified), the file is split into parts fetched at once and
-//! written in place; an interrupted or failed run then leaves `.NAME.fetch-state` recording how
-//! far each part got, and the next run asks only for the missing bytes, on condition that the
-//! file is unchanged (`If-Range` over http, `If-Match` on S3).
+//! written in place. `.NAME.fetch-state` records how far each part got: kept current while the
+//! file downloads (see [`crate::saver`]) and written when a run stops or fails, so that the next
+//! run asks only for the missing bytes, on condition that the file is unchanged (`If-Range` over
+//! http, `If-Match` on S3).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use crate::part::PartWorker;
 use crate::plan::Job;
 use crate::progress::JobProgress;
 use crate::retry::{backoff, delay_before_retry, pause};
+use crate::saver::{self, Saver};
 use crate::source::{Body, ByteRange, Extent, Head, Source};
 use crate::stop::Stop;
 use crate::verify::{StoredChecksum, check_file};
@@ -58,6 +60,8 @@ pub struct Delivered {
     pub verified: bool,
     /// The checksum S3 stored with the object that the file was checked against, by name.
     pub s3_checksum: Option<&'static str>,
+    /// The file was there already, and shown to be this one: nothing was downloaded.
+    pub already_present: bool,
 }
 
 /// Downloads `job` from `source` into `paths`; `may_resume` is false when it is known that no
@@ -86,7 +90,8 @@ pub async fn download(
         progress,
         stop,
         retries: Arc::new(AtomicU32::new(0)),
-        checksum: Mutex::new(None),
+        asked: Mutex::new(None),
+        saved: Arc::default(),
     };
     transfer.run().await
 }
@@ -135,12 +140,18 @@ struct Transfer<'a> {
     progress: JobProgress,
     stop: Stop,
     retries: Arc<AtomicU32>,
-    /// The checksum S3 stored with the object, from its HEAD (see [`Self::head`]).
-    checksum: Mutex<Option<StoredChecksum>>,
+    /// What the server told before the download (see [`Self::head`]), asked once: the object's
+    /// size, and the checksum S3 stored with it.
+    asked: Mutex<Option<Head>>,
+    /// Whether this run saved a state file while downloading (see [`crate::saver`]).
+    saved: Arc<AtomicBool>,
 }
 
 impl Transfer<'_> {
     async fn run(&self) -> Result<Delivered> {
+        if let Some(present) = self.already_present().await? {
+            return Ok(present);
+        }
         let mut resumed_from = 0;
         let state = self
             .may_resume
@@ -175,6 +186,10 @@ impl Transfer<'_> {
                 Some((_, Err(Error::Changed))) | None => {
                     if let Some((layout, _)) = &result {
                         self.progress.sub(layout.done());
+                        // What the HEAD told may be of the version that changed, and a state
+                        // saved would describe that version's bytes.
+                        *self.asked.lock().expect("head lock") = None;
+                        saver::remove(&self.paths);
                     }
                     resumed_from = 0;
                     result = Some(self.fresh().await);
@@ -200,9 +215,12 @@ impl Transfer<'_> {
     async fn fresh(&self) -> (Arc<Layout>, Result<()>) {
         let empty = Arc::new(Layout::unknown());
         let part_size = self.settings.part_size;
+        // One budget of retries for the requests that follow one another here: a HEAD that
+        // stalls is an attempt of this URL, and `--retries 0` gives the URL up after it.
+        let mut delays = backoff(self.settings.retries);
         let known_size = match self.job.listed_size {
             Some(size) => Some(size),
-            None => match self.head().await {
+            None => match self.head(&mut delays).await {
                 Ok(head) => head.size,
                 Err(err) => return (empty, Err(err)),
             },
@@ -216,10 +234,8 @@ impl Transfer<'_> {
         };
         let reply = match self.job.listed_size {
             // The listing told the size; the HEAD, for the checksum, goes out beside the first GET.
-            Some(size) if size > part_size => {
-                self.beside_head(self.request_with_retries(first)).await
-            }
-            _ => self.request_with_retries(first).await,
+            Some(size) if size > part_size => self.beside_head(self.get(first, &mut delays)).await,
+            _ => self.get(first, &mut delays).await,
         };
         let reply = match reply {
             Ok(reply) => reply,
@@ -231,7 +247,7 @@ impl Transfer<'_> {
             Extent::Partial { end, total, .. } if reply.validator.is_none() && end + 1 < total => {
                 tracing::info!(url = %self.job.shown, "no ETag or Last-Modified: not split into parts");
                 drop(reply);
-                match self.request_with_retries(None).await {
+                match self.get(None, &mut delays).await {
                     Ok(reply) => reply,
                     Err(err) => return (empty, Err(err)),
                 }
@@ -278,41 +294,116 @@ impl Transfer<'_> {
 
     /// The checksum S3 stored with the version of the object that `layout` downloads.
     fn stored_checksum(&self, layout: &Layout) -> Option<StoredChecksum> {
-        let stored = self.checksum.lock().expect("checksum lock");
-        stored
+        let asked = self.asked.lock().expect("head lock");
+        asked
+            .as_ref()?
+            .checksum
             .clone()
             .filter(|stored| stored.belongs_to(layout.validator.as_deref()))
     }
 
-    /// Asks what the server tells before a download (see [`Source::head`]), and keeps the stored
-    /// checksum for [`Self::finish`].
-    async fn head(&self) -> Result<Head> {
+    /// Asks what the server tells before a download (see [`Source::head`]), retried within
+    /// `delays`, and keeps it for [`Self::finish`]; what was asked already is not asked again.
+    async fn head(&self, delays: &mut impl Iterator<Item = Duration>) -> Result<Head> {
+        if let Some(head) = self.asked.lock().expect("head lock").clone() {
+            return Ok(head);
+        }
         let head = self
-            .stop
-            .unless_stopped(async { Ok(self.source.head().await.unwrap_or_default()) })
-            .await?;
-        *self.checksum.lock().expect("checksum lock") = head.checksum.clone();
+            .with_retries(delays, || self.source.head())
+            .await?
+            .unwrap_or_default();
+        *self.asked.lock().expect("head lock") = Some(head.clone());
         Ok(head)
     }
 
-    /// Runs `work` while [`Self::head`] goes out beside it, for a HEAD whose answer `work` does not
-    /// wait for.
+    /// The target file, when it is already there and shown to be the one the URL names, so that
+    /// no byte is sent again: by the URL's `#sha256=` without asking the server anything, or, for
+    /// an S3 object, by the size and the full-object checksum its HEAD tells (the HEAD the
+    /// download would begin with anyway). Anything else is downloaded as if the file were absent,
+    /// and replaces it once complete and verified.
+    async fn already_present(&self) -> Result<Option<Delivered>> {
+        if self.job.sha256.is_none() && matches!(self.source, Source::Http(_)) {
+            return Ok(None);
+        }
+        let len = match std::fs::metadata(&self.paths.target) {
+            Ok(meta) if meta.is_file() => meta.len(),
+            _ => return Ok(None),
+        };
+        let stored = match &self.job.sha256 {
+            Some(_) => None,
+            // Listed at another size: no need to ask.
+            None if self.job.listed_size.is_some_and(|size| size != len) => return Ok(None),
+            None => {
+                let head = self.head(&mut backoff(self.settings.retries)).await?;
+                match head.checksum {
+                    Some(stored) if head.size == Some(len) => Some(stored),
+                    _ => return Ok(None),
+                }
+            }
+        };
+        let target = self.paths.target.clone();
+        let (expected, check) = (self.job.sha256.clone(), stored.clone());
+        let matches =
+            tokio::task::spawn_blocking(move || check_file(&target, expected, check.as_ref()))
+                .await
+                .is_ok_and(|checked| checked.is_ok());
+        if !matches {
+            tracing::info!(url = %self.job.shown, "the file there differs: downloading it again");
+            return Ok(None);
+        }
+        if self.may_resume {
+            // What an earlier, interrupted run left of it is of no use now.
+            self.discard();
+        }
+        Ok(Some(Delivered {
+            path: self.paths.target.clone(),
+            bytes: len,
+            resumed_from: 0,
+            retries: self.retries.load(Ordering::Relaxed),
+            verified: self.job.sha256.is_some(),
+            s3_checksum: stored.as_ref().map(StoredChecksum::name),
+            already_present: true,
+        }))
+    }
+
+    /// Runs `work` while [`Self::head`] goes out beside it, with retries of its own, for a HEAD
+    /// whose answer `work` does not wait for. A HEAD that fails for good fails the download: its
+    /// checksum could not be checked.
     async fn beside_head<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
-        match tokio::join!(self.head(), work) {
+        let mut delays = backoff(self.settings.retries);
+        match tokio::join!(self.head(&mut delays), work) {
             (Ok(_), outcome) => outcome,
-            (Err(stopped), _) => Err(stopped),
+            (Err(failed), _) => Err(failed),
         }
     }
 
-    /// The first request of a fresh download, retried while failures are transient.
-    async fn request_with_retries(&self, range: Option<ByteRange>) -> Result<crate::source::Reply> {
-        let mut delays = backoff(self.settings.retries);
+    /// A request of a fresh download (not of one part), retried within `delays`.
+    async fn get(
+        &self,
+        range: Option<ByteRange>,
+        delays: &mut impl Iterator<Item = Duration>,
+    ) -> Result<crate::source::Reply> {
+        self.with_retries(delays, || self.source.get(range, None))
+            .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good or `delays` run out: each transient
+    /// failure waits the next delay and counts as a retry of this URL. A stop cuts an attempt
+    /// or a wait short.
+    async fn with_retries<T, Attempt>(
+        &self,
+        delays: &mut impl Iterator<Item = Duration>,
+        attempt: impl Fn() -> Attempt,
+    ) -> Result<T>
+    where
+        Attempt: Future<Output = Result<T>>,
+    {
         loop {
-            let err = match self.stop.unless_stopped(self.source.get(range, None)).await {
-                Ok(reply) => return Ok(reply),
+            let err = match self.stop.unless_stopped(attempt()).await {
+                Ok(done) => return Ok(done),
                 Err(err) => err,
             };
-            let Some(delay) = delay_before_retry(&err, &mut delays, &self.retries) else {
+            let Some(delay) = delay_before_retry(&err, delays, &self.retries) else {
                 return Err(err);
             };
             tracing::info!(url = %self.job.shown, ?delay, "retrying: {err}");
@@ -325,13 +416,38 @@ impl Transfer<'_> {
         self.settings.connections.limit(self.source.on_this_host())
     }
 
-    /// Runs every unfinished part, at most [`Self::connections`] at once. `first_body` already
-    /// carries the start of part 0.
+    /// Runs every unfinished part, at most [`Self::connections`] at once, saving the state
+    /// beside them (see [`crate::saver`]) when the file can be resumed, split or not. `first_body`
+    /// already carries the start of part 0.
     async fn fetch_parts(
         &self,
         layout: &Arc<Layout>,
         file: Arc<File>,
         first_body: Option<Body>,
+    ) -> Result<()> {
+        let resumable = layout.ranged && layout.validator.is_some() && layout.total.is_some();
+        if !resumable {
+            return self.run_parts(layout, file, first_body, None).await;
+        }
+        let saver = Saver::new(
+            layout.clone(),
+            self.job.shown.clone(),
+            self.paths.clone(),
+            self.saved.clone(),
+        );
+        // On the heap: the futures of a transfer nest deep enough to overflow a lane's stack in
+        // a debug build otherwise.
+        let parts = Box::pin(self.run_parts(layout, file, first_body, Some(&saver)));
+        saver.alongside(parts).await
+    }
+
+    /// [`Self::fetch_parts`]' work; a part that completes tells `saver`.
+    async fn run_parts(
+        &self,
+        layout: &Arc<Layout>,
+        file: Arc<File>,
+        first_body: Option<Body>,
+        saver: Option<&Saver>,
     ) -> Result<()> {
         let worker = PartWorker {
             source: self.source.clone(),
@@ -390,6 +506,9 @@ impl Transfer<'_> {
                     first_error = Some(err);
                 }
                 Ok(()) if first_error.is_none() => {
+                    if let Some(saver) = saver {
+                        saver.part_done();
+                    }
                     if let Some(index) = pending.next() {
                         launch(&mut tasks, index);
                     }
@@ -459,8 +578,8 @@ impl Transfer<'_> {
             self.discard();
             return Err(Error::io(&self.paths.target, e));
         }
-        if had_state {
-            let _ = std::fs::remove_file(&self.paths.state);
+        if had_state || self.saved.load(Ordering::Acquire) {
+            saver::remove(&self.paths);
         }
         Ok(Delivered {
             path: self.paths.target.clone(),
@@ -469,6 +588,7 @@ impl Transfer<'_> {
             retries: self.retries.load(Ordering::Relaxed),
             verified: self.job.sha256.is_some(),
             s3_checksum,
+            already_present: false,
         })
     }
 
@@ -479,9 +599,9 @@ impl Transfer<'_> {
             .resume_state(&self.job.shown)
             .filter(|_| !err.is_corrupt_data());
         let leftover = match state {
-            Some(state) => match std::fs::write(&self.paths.state, state) {
-                Ok(()) => return Leftover::Kept(layout.done()),
-                Err(_) => Leftover::Unsaved,
+            Some(_) => match saver::save(layout, &self.job.shown, &self.paths) {
+                Ok(true) => return Leftover::Kept(layout.done()),
+                Ok(false) | Err(_) => Leftover::Unsaved,
             },
             None if layout.done() == 0 => Leftover::NothingArrived,
             None => Leftover::Dropped,
@@ -492,7 +612,7 @@ impl Transfer<'_> {
 
     fn discard(&self) {
         let _ = std::fs::remove_file(&self.paths.partial);
-        let _ = std::fs::remove_file(&self.paths.state);
+        saver::remove(&self.paths);
     }
 
     /// The layout left by an earlier run, when its partial file is still there and belongs to

@@ -1048,3 +1048,150 @@ async fn empty_files_arrive_empty() {
     assert_eq!(hits.len(), 2, "416 for byte 0, then the whole (empty) file");
     assert_eq!(hits[1].header("range"), None);
 }
+
+#[tokio::test]
+async fn a_pinned_file_already_there_is_not_fetched_again() {
+    let server = HttpServer::start().await;
+    let body = data(300_000, 23);
+    let sha = hex::encode(Sha256::digest(&body));
+    server.route("/app.jar", Route::file(body.clone()));
+    let (home, out, mut cmd) = quiet_fetch();
+    let url = format!("{}#sha256={sha}", server.url("/app.jar"));
+    let again = || {
+        let mut cmd = fetch(home.path());
+        cmd.args(["--json", "-o", out.to_str().unwrap(), "-u", &url]);
+        cmd
+    };
+    cmd.arg(&url);
+    assert_exit(&run(cmd).await, 0);
+    let downloaded = server.hits("/app.jar").len();
+
+    let output = run(again()).await;
+    assert_exit(&output, 0);
+    assert_eq!(server.hits("/app.jar").len(), downloaded, "no request");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let item = &report["items"][0];
+    assert_eq!(item["status"], "ok");
+    assert_eq!(item["already_present"], true);
+    assert_eq!(item["sha256_verified"], true);
+    assert_eq!(item["bytes"], 300_000);
+    assert!(
+        stderr(&output).contains("app.jar (already present)"),
+        "{}",
+        describe(&output)
+    );
+
+    // Another file under that name is downloaded as if there were none, and replaced.
+    std::fs::write(out.join("app.jar"), b"an older build").unwrap();
+    let output = run(again()).await;
+    assert_exit(&output, 0);
+    assert!(server.hits("/app.jar").len() > downloaded);
+    assert_eq!(std::fs::read(out.join("app.jar")).unwrap(), body);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["already_present"], false);
+
+    // Without a pin, nothing proves the file there is the one wanted: it is downloaded.
+    let hits = server.hits("/app.jar").len();
+    let mut unpinned = fetch(home.path());
+    unpinned
+        .args(["-q", "-o", out.to_str().unwrap(), "-u"])
+        .arg(server.url("/app.jar"));
+    assert_exit(&run(unpinned).await, 0);
+    assert!(server.hits("/app.jar").len() > hits);
+}
+
+/// How many bytes `.NAME.fetch-state` in `out` says are on disk, once it is there.
+fn saved_bytes(out: &std::path::Path, name: &str) -> Option<u64> {
+    let state = std::fs::read(out.join(format!(".{name}.fetch-state"))).ok()?;
+    let state: serde_json::Value = serde_json::from_slice(&state).ok()?;
+    state["parts"]
+        .as_array()?
+        .iter()
+        .map(|part| part[2].as_u64())
+        .sum()
+}
+
+#[tokio::test]
+async fn progress_survives_a_kill_9() {
+    // Split into parts, and in one stream: both keep their state on disk as they go.
+    for (name, flags) in [
+        ("split.bin", ["--part-size", "1MiB", "-x", "2"]),
+        ("stream.bin", ["--part-size", "64MiB", "-x", "2"]),
+    ] {
+        let server = HttpServer::start().await;
+        let body = data(8 * 1024 * 1024, 31);
+        let path = format!("/{name}");
+        server.route(
+            &path,
+            Route {
+                rate: 1024 * 1024,
+                ..Route::file(body.clone())
+            },
+        );
+        let (home, out, mut cmd) = quiet_fetch();
+        cmd.arg(server.url(&path)).args(flags);
+        let mut child = cmd.spawn().unwrap();
+        // Killed outright once a state file claims a MiB: no chance to save anything more.
+        let mut claimed = None;
+        for _ in 0..200 {
+            claimed = saved_bytes(&out, name).filter(|&bytes| bytes >= 1024 * 1024);
+            if claimed.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let claimed = claimed.expect("a state file was saved while downloading");
+        // The state on disk never claims more than the part file holds.
+        let partial = std::fs::metadata(out.join(format!(".{name}.fetch-part"))).unwrap();
+        assert!(
+            partial.len() >= claimed,
+            "{name}: {} < {claimed}",
+            partial.len()
+        );
+
+        server.route(&path, Route::file(body.clone()));
+        let mut again = fetch(home.path());
+        again
+            .args(["-q", "--json", "-o", out.to_str().unwrap(), "-u"])
+            .arg(server.url(&path))
+            .args(flags);
+        let output = run(again).await;
+        assert_exit(&output, 0);
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let resumed = report["items"][0]["resumed_bytes"].as_u64().unwrap();
+        assert!(resumed >= claimed, "{name}: resumed {resumed} of {claimed}");
+        let got = std::fs::read(out.join(name)).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&got)),
+            hex::encode(Sha256::digest(&body)),
+            "{name}"
+        );
+        assert_eq!(files(&out), vec![name.to_string()], "no state left behind");
+    }
+}
+
+#[tokio::test]
+async fn a_torn_state_file_is_ignored() {
+    let server = HttpServer::start().await;
+    let body = data(3 * 1024 * 1024, 32);
+    server.route("/big.bin", Route::file(body.clone()));
+    let (_home, out, mut cmd) = quiet_fetch();
+    std::fs::create_dir_all(&out).unwrap();
+    // What a crash in the middle of a plain write would leave: half a state, and a part file.
+    std::fs::write(out.join(".big.bin.fetch-part"), vec![0u8; body.len()]).unwrap();
+    std::fs::write(
+        out.join(".big.bin.fetch-state"),
+        br#"{"url": "http://127.0"#,
+    )
+    .unwrap();
+    cmd.arg(server.url("/big.bin"))
+        .args(["--json", "--part-size", "1MiB"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["resumed_bytes"], 0);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
+    assert_eq!(files(&out), vec!["big.bin"]);
+}

@@ -454,3 +454,272 @@ async fn an_https_endpoint_is_trusted_through_ca_cert() {
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("secure.txt")).unwrap(), b"over tls");
 }
+
+/// `fetch` with nothing but an instance role to get credentials from: no keys in the environment,
+/// empty profile files (see [`fetch`]), the instance metadata service at `imds`.
+fn fetch_with_instance_role(home: &std::path::Path, s3: &S3Server, imds: &str) -> Command {
+    let mut command = fetch(home);
+    command
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds)
+        .env("AWS_REGION", "us-east-1")
+        .args(["--endpoint-url", &s3.endpoint]);
+    command
+}
+
+#[tokio::test]
+async fn instance_role_credentials_that_come_late_are_waited_for() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "boot/app.conf", "server {}").await;
+    let imds = ImdsServer::reserve();
+    let fetcher = Fetcher::new(&s3);
+    let mut cmd = fetch_with_instance_role(fetcher.home.path(), &s3, &imds.endpoint());
+    cmd.args(["-q", "-o", fetcher.out.to_str().unwrap()])
+        .args(["-u", "s3://bucket/boot/app.conf"]);
+    let running = tokio::spawn(run(cmd));
+    // As at boot: for a few seconds the metadata service refuses every connection.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        !running.is_finished(),
+        "fetch gave up while the service was refusing"
+    );
+    imds.serve().await;
+    let output = running.await.unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(
+        std::fs::read(fetcher.out.join("app.conf")).unwrap(),
+        b"server {}"
+    );
+    let requests = imds.requests();
+    for asked in [
+        "PUT /latest/api/token".to_string(),
+        format!("GET /latest/meta-data/iam/security-credentials/{ROLE}"),
+    ] {
+        assert!(requests.contains(&asked), "{asked} in {requests:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_metadata_service_that_never_answers_is_given_up_after_30_s_or_at_the_deadline() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "k", "v").await;
+    let fetcher = Fetcher::new(&s3);
+    let command = |imds: &str, flags: &[&str]| {
+        let mut cmd = fetch_with_instance_role(fetcher.home.path(), &s3, imds);
+        cmd.args(["-q", "-o", fetcher.out.to_str().unwrap()])
+            .args(flags)
+            .args(["-u", "s3://bucket/k"]);
+        cmd
+    };
+
+    // The deadline cuts the wait for a service that refuses short: not a timing assertion on
+    // speed, only that the 30 s of patience did not have to pass.
+    let refusing = ImdsServer::reserve();
+    let started = std::time::Instant::now();
+    let output = run(command(&refusing.endpoint(), &["--deadline", "2"])).await;
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("the --deadline passed before the download started"),
+        "{}",
+        describe(&output)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+    // A service that accepts connections and never answers, for two files: asked again and
+    // again, given up once for the whole run, not once per file.
+    let silent = Unanswering::start().await;
+    let output = run(command(&silent.endpoint(), &["-u", "s3://bucket/k2"])).await;
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    let given_up = "the instance metadata service could not be reached in 30 s of trying; \
+                    off EC2, set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                    (AWS_EC2_METADATA_DISABLED=true skips this wait), or pass --no-sign-request \
+                    for a public bucket";
+    assert_eq!(err.matches(given_up).count(), 2, "{}", describe(&output));
+    let asked = silent.requests();
+    assert!(
+        asked.len() > 1 && asked.iter().all(|r| r == "PUT /latest/api/token"),
+        "the session token was asked for again: {asked:?}"
+    );
+    assert!(files(&fetcher.out).is_empty());
+}
+
+/// `fetch --json -q --timeout 1 --retries RETRIES FLAGS... -u URL` against `endpoint`; returns the
+/// output and the reason given for the URL.
+async fn failing(endpoint: &str, retries: u32, flags: &[&str], url: &str) -> (Output, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = fetch_s3_at(home.path(), endpoint, SECRET_KEY);
+    let retries = retries.to_string();
+    cmd.args(["--json", "-q", "--timeout", "1", "--retries", &retries])
+        .args(flags)
+        .arg("-o")
+        .arg(home.path().join("out"))
+        .args(["-u", url]);
+    let output = run(cmd).await;
+    assert_exit(&output, 1);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reason = report["items"][0]["error"].as_str().unwrap_or_default();
+    (output.clone(), reason.to_string())
+}
+
+/// What every stall of an S3 request says, with `--timeout 1`.
+const STALLED: &str = "no data arrived for 1 s; the transfer stalled";
+
+#[tokio::test]
+async fn a_head_that_stalls_is_an_attempt_of_its_url() {
+    let silent = Unanswering::start().await;
+    let (output, reason) = failing(&silent.endpoint(), 0, &[], "s3://bucket/k").await;
+    assert_eq!(reason, STALLED, "{}", describe(&output));
+    assert_eq!(
+        silent.requests(),
+        vec!["HEAD /bucket/k"],
+        "--retries 0: no GET after the HEAD stalled"
+    );
+
+    let silent = Unanswering::start().await;
+    let (output, reason) = failing(&silent.endpoint(), 1, &[], "s3://bucket/k").await;
+    assert_eq!(reason, STALLED, "{}", describe(&output));
+    assert_eq!(silent.requests(), vec!["HEAD /bucket/k"; 2]);
+}
+
+#[tokio::test]
+async fn a_listing_that_stalls_says_so() {
+    for retries in [0, 1] {
+        let silent = Unanswering::start().await;
+        let (output, reason) = failing(&silent.endpoint(), retries, &[], "s3://bucket/tree/").await;
+        assert_eq!(
+            reason,
+            format!("cannot list the prefix: {STALLED}"),
+            "{}",
+            describe(&output)
+        );
+        let asked = silent.requests();
+        assert_eq!(asked.len(), retries as usize + 1, "{asked:?}");
+        assert!(
+            asked.iter().all(|r| r.starts_with("GET /bucket")),
+            "{asked:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_get_that_stalls_says_so_once_per_attempt() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "one.bin", data(1000, 3)).await;
+    s3.put("bucket", "tree/two.bin", data(1000, 4)).await;
+    s3.stall_gets_after(0);
+    // A single key: its HEAD is answered, its GET never.
+    let (output, reason) = failing(&s3.endpoint, 0, &[], "s3://bucket/one.bin").await;
+    assert_eq!(reason, STALLED, "{}", describe(&output));
+    assert_eq!(s3.ranges("/bucket/one.bin").len(), 1);
+    // A listed object: no HEAD, a GET of the whole, retried once.
+    let (output, reason) = failing(&s3.endpoint, 1, &[], "s3://bucket/tree/").await;
+    assert_eq!(reason, STALLED, "{}", describe(&output));
+    assert_eq!(s3.ranges("/bucket/tree/two.bin").len(), 2);
+}
+
+#[tokio::test]
+async fn a_part_that_stalls_says_so_once_per_attempt() {
+    let s3 = S3Server::start().await;
+    s3.put("bucket", "big.bin", data(3 * 1024 * 1024, 5)).await;
+    // The first part is answered, the second never.
+    s3.stall_gets_after(1);
+    let flags = ["--part-size", "1MiB", "-x", "1"];
+    let (output, reason) = failing(&s3.endpoint, 0, &flags, "s3://bucket/big.bin").await;
+    assert_eq!(reason, STALLED, "{}", describe(&output));
+    let ranges = s3.ranges("/bucket/big.bin");
+    assert_eq!(
+        ranges,
+        vec![
+            Some("bytes=0-1048575".to_string()),
+            Some("bytes=1048576-2097151".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn connections_that_fail_say_how() {
+    let refused = closed_port();
+    let (output, reason) = failing(&format!("http://{refused}"), 0, &[], "s3://bucket/k").await;
+    assert_eq!(
+        reason,
+        format!("could not reach S3 at {refused}: the connection was refused"),
+        "{}",
+        describe(&output)
+    );
+
+    let (output, reason) = failing("http://fetch-test.invalid:9000", 0, &[], "s3://b/k").await;
+    assert!(
+        reason.starts_with(
+            "could not reach S3 at fetch-test.invalid:9000: its name could not be resolved ("
+        ),
+        "{}",
+        describe(&output)
+    );
+
+    // TLS spoken to a server that answers in plain http.
+    let s3 = S3Server::start().await;
+    let plain = s3.endpoint.replace("http://", "https://");
+    let (output, reason) = failing(&plain, 0, &[], "s3://bucket/k").await;
+    let at = plain.trim_start_matches("https://");
+    assert!(
+        reason.starts_with(&format!(
+            "could not reach S3 at {at}: the TLS handshake failed ("
+        )),
+        "{}",
+        describe(&output)
+    );
+}
+
+#[tokio::test]
+async fn an_object_already_there_is_kept_after_one_head() {
+    let s3 = S3Server::start().await;
+    let body = data(200_000, 21);
+    s3.put("bucket", "boot/app.jar", body.clone()).await;
+    s3.put("bucket", "tree/a.bin", data(1000, 22)).await;
+    let fetcher = Fetcher::new(&s3);
+    let out = &fetcher.out;
+    let urls = ["s3://bucket/boot/app.jar", "s3://bucket/tree/"];
+    let output = fetcher.run(&["-q", "--json"], &urls).await;
+    assert_exit(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["already_present"], false);
+
+    // Run again: one HEAD for each file (and the prefix's listing), no GET of an object.
+    let before = s3.requests().len();
+    let output = fetcher.run(&["--json"], &urls).await;
+    assert_exit(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for item in report["items"].as_array().unwrap() {
+        assert_eq!(item["status"], "ok", "{item}");
+        assert_eq!(item["already_present"], true, "{item}");
+        assert_eq!(item["s3_checksum_verified"], "crc32", "{item}");
+    }
+    let mut asked = s3.requests()[before..].to_vec();
+    asked.sort();
+    assert_eq!(
+        asked,
+        vec![
+            "GET /bucket/",
+            "HEAD /bucket/boot/app.jar",
+            "HEAD /bucket/tree/a.bin"
+        ]
+    );
+    assert!(
+        stderr(&output).contains("-> ") && stderr(&output).contains("app.jar (already present)"),
+        "{}",
+        describe(&output)
+    );
+
+    // A file of the same size whose bytes differ is downloaded again, and replaced.
+    let mut changed = body.clone();
+    changed[100] ^= 0xff;
+    std::fs::write(out.join("app.jar"), &changed).unwrap();
+    let gets = s3.ranges("/bucket/boot/app.jar").len();
+    let output = fetcher.run(&["-q", "--json"], &urls[..1]).await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(out.join("app.jar")).unwrap(), body);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["already_present"], false);
+    assert_eq!(s3.ranges("/bucket/boot/app.jar").len(), gets + 1);
+}

@@ -54,6 +54,9 @@ pub struct Route {
     pub changes_to: Option<Bytes>,
     /// Send the file without Content-Length (chunked), as a server streaming it does.
     pub no_length: bool,
+    /// Send each answer's body at this many bytes a second at most (0: as fast as it goes), as
+    /// nginx's `limit_rate` does.
+    pub rate: u64,
 }
 
 impl Route {
@@ -162,27 +165,11 @@ impl HttpServer {
         let connections = Arc::new(AtomicUsize::new(0));
         let accepted = connections.clone();
         let scheme = if tls.is_some() { "https" } else { "http" };
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                accepted.fetch_add(1, Ordering::SeqCst);
-                let state = shared.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(answer(&state, req).await) }
-                    });
-                    if let Some(io) = accept(stream, tls).await {
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(io), service)
-                            .await;
-                    }
-                });
-            }
+        let service = hyper::service::service_fn(move |req| {
+            let state = shared.clone();
+            async move { Ok::<_, Infallible>(answer(&state, req).await) }
         });
+        serve(listener, tls, service, accepted);
         HttpServer {
             addr,
             scheme,
@@ -341,7 +328,8 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
         None
     };
     let stall = route.stall_after;
-    let mut response = Response::new(body_stream(slice.clone(), cut, stall));
+    let rate = route.rate;
+    let mut response = Response::new(body_stream(slice.clone(), cut, stall, rate));
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
     let headers = response.headers_mut();
     if !route.no_length {
@@ -362,15 +350,23 @@ fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> Response
     response
 }
 
-/// The body in 16 KiB frames; cut off with an error after `cut` bytes, or stalled forever after
-/// `stall` bytes.
-fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>) -> Body {
+/// The body in 16 KiB frames, at most `rate` bytes a second unless 0; cut off with an error after
+/// `cut` bytes, or stalled forever after `stall` bytes.
+fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>, rate: u64) -> Body {
+    use futures::StreamExt;
+    const FRAME: usize = 16 * 1024;
     let limit = cut.or(stall).unwrap_or(data.len()).min(data.len());
     let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = (0..limit)
-        .step_by(16 * 1024)
-        .map(|at| Ok(Frame::data(data.slice(at..(at + 16 * 1024).min(limit)))))
+        .step_by(FRAME)
+        .map(|at| Ok(Frame::data(data.slice(at..(at + FRAME).min(limit)))))
         .collect();
-    let head = futures::stream::iter(frames);
+    let pace = (rate > 0).then(|| Duration::from_secs_f64(FRAME as f64 / rate as f64));
+    let head = futures::stream::iter(frames).then(move |frame| async move {
+        if let Some(pace) = pace {
+            tokio::time::sleep(pace).await;
+        }
+        frame
+    });
     let tail: futures::stream::BoxStream<'static, Result<Frame<Bytes>, std::io::Error>> =
         if cut.is_some() {
             Box::pin(futures::stream::once(async {
@@ -386,7 +382,6 @@ fn body_stream(data: Bytes, cut: Option<usize>, stall: Option<usize>) -> Body {
         } else {
             Box::pin(futures::stream::empty())
         };
-    use futures::StreamExt;
     BodyExt::boxed_unsync(StreamBody::new(head.chain(tail)))
 }
 
@@ -405,6 +400,197 @@ async fn accept(
     }
 }
 
+/// Serves each connection `listener` accepts with `service` (after a TLS handshake when `tls` is
+/// given), counting them in `accepted`.
+fn serve<S, B>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    service: S,
+    accepted: Arc<AtomicUsize>,
+) where
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let service = service.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                if let Some(io) = accept(stream, tls).await {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(io), service)
+                        .await;
+                }
+            });
+        }
+    });
+}
+
+/// The instance role [`ImdsServer`] hands out.
+pub const ROLE: &str = "fetch-test-role";
+
+/// An instance metadata service (IMDSv2) on 127.0.0.1 whose role's credentials are the S3 test
+/// server's keys. Its port is chosen at once but answers only from [`ImdsServer::serve`] on:
+/// until then connections to it are refused, as on an instance that is still booting.
+pub struct ImdsServer {
+    pub addr: SocketAddr,
+    /// `METHOD PATH` of each request, in arrival order.
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl ImdsServer {
+    /// Takes a free port and closes it again.
+    pub fn reserve() -> ImdsServer {
+        ImdsServer {
+            addr: closed_port(),
+            requests: Arc::default(),
+        }
+    }
+
+    /// What `AWS_EC2_METADATA_SERVICE_ENDPOINT` is set to.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts answering on the reserved port.
+    pub async fn serve(&self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        let requests = self.requests.clone();
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let requests = requests.clone();
+            async move { Ok::<_, Infallible>(imds_answer(&requests, &req)) }
+        });
+        serve(listener, None, service, Arc::default());
+    }
+
+    /// `METHOD PATH` of each request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// An address on 127.0.0.1 where nothing listens: connections to it are refused.
+pub fn closed_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A server on 127.0.0.1 that accepts connections and reads the requests, but never answers, as
+/// an endpoint that hangs.
+pub struct Unanswering {
+    pub addr: SocketAddr,
+    /// `METHOD PATH` of each request, in arrival order.
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Unanswering {
+    pub async fn start() -> Unanswering {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    use tokio::io::AsyncBufReadExt;
+                    let mut lines = tokio::io::BufReader::new(stream).lines();
+                    // Held open, unanswered, until the client gives up.
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(request) = line.strip_suffix(" HTTP/1.1") {
+                            seen.lock().unwrap().push(request.to_string());
+                        }
+                    }
+                });
+            }
+        });
+        Unanswering { addr, requests }
+    }
+
+    /// `http://ADDR`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `METHOD PATH` of each request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// The session token [`ImdsServer`] issues and expects.
+const IMDS_TOKEN: &str = "fetch-test-imds-token";
+
+/// IMDSv2's answers: a session token for a PUT that asks for one (its TTL echoed, which the SDK
+/// requires), then, with that token, the role's name and its credentials.
+fn imds_answer(
+    requests: &Mutex<Vec<String>>,
+    req: &Request<hyper::body::Incoming>,
+) -> Response<Body> {
+    let path = req.uri().path();
+    requests
+        .lock()
+        .unwrap()
+        .push(format!("{} {path}", req.method()));
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let text = |status: u16, body: String| {
+        let mut response = Response::new(
+            http_body_util::Full::new(Bytes::from(body))
+                .map_err(|e| match e {})
+                .boxed_unsync(),
+        );
+        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+        response
+    };
+    const TTL: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+    if path == "/latest/api/token" {
+        return match (req.method(), header(TTL)) {
+            (&hyper::Method::PUT, Some(ttl)) => {
+                let mut response = text(200, IMDS_TOKEN.into());
+                response
+                    .headers_mut()
+                    .insert(TTL, HeaderValue::from_str(ttl).unwrap());
+                response
+            }
+            _ => text(400, String::new()),
+        };
+    }
+    if header("x-aws-ec2-metadata-token") != Some(IMDS_TOKEN) {
+        return text(401, String::new());
+    }
+    let credentials = "/latest/meta-data/iam/security-credentials/";
+    match path.strip_prefix(credentials) {
+        Some("") => text(200, ROLE.into()),
+        Some(role) if role == ROLE => text(
+            200,
+            serde_json::json!({
+                "Code": "Success",
+                "LastUpdated": "2026-01-01T00:00:00Z",
+                "Type": "AWS-HMAC",
+                "AccessKeyId": ACCESS_KEY,
+                "SecretAccessKey": SECRET_KEY,
+                "Token": "fetch-test-session-token",
+                "Expiration": "2099-01-01T00:00:00Z",
+            })
+            .to_string(),
+        ),
+        _ => text(404, String::new()),
+    }
+}
+
 /// Requests as the S3 test server saw them: path and `Range` header.
 type SeenRanges = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
@@ -420,12 +606,16 @@ pub struct S3Server {
     waiting: Waiting,
     /// Every GET's path and `Range` header, in arrival order.
     ranges: SeenRanges,
+    /// `METHOD PATH` of every request, in arrival order.
+    requests: Arc<Mutex<Vec<String>>>,
     /// How many more GETs of an object are answered with `refusal` instead, as S3 throttles.
     throttled: Arc<AtomicUsize>,
     /// The status and error code of a throttled answer.
     refusal: Arc<Mutex<(u16, &'static str)>>,
     /// The wait before each answer, in milliseconds.
     latency: Arc<AtomicU64>,
+    /// How many more GETs of an object are answered; the ones after are never answered.
+    answered: Arc<AtomicUsize>,
     /// The region the buckets live in, once set, and how a request signed for another is answered.
     region: Arc<Mutex<Option<(String, RegionAnswer)>>>,
     root: tempfile::TempDir,
@@ -460,6 +650,11 @@ impl S3Server {
             .collect()
     }
 
+    /// `METHOD PATH` of every request so far, listings included.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+
     /// Waits `latency` before each answer from now on.
     pub fn set_latency(&self, latency: Duration) {
         self.latency
@@ -470,6 +665,12 @@ impl S3Server {
     /// `answer`, naming the region in `x-amz-bucket-region` (a HEAD's answer has only that header).
     pub fn move_buckets_to(&self, region: &str, answer: RegionAnswer) {
         *self.region.lock().unwrap() = Some((region.to_string(), answer));
+    }
+
+    /// Answers the next `gets` GETs of an object, and never any after them: the connection stays
+    /// open and silent, as a server that stalls.
+    pub fn stall_gets_after(&self, gets: usize) {
+        self.answered.store(gets, Ordering::SeqCst);
     }
 
     /// Answers the next `gets` GETs of an object with S3's `503 SlowDown` instead of the object.
@@ -507,18 +708,27 @@ impl S3Server {
         let counted = waiting.clone();
         let ranges: SeenRanges = Arc::default();
         let seen = ranges.clone();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let asked = requests.clone();
         let throttled = Arc::new(AtomicUsize::new(0));
         let throttle = throttled.clone();
         let refusal = Arc::new(Mutex::new((503, "SlowDown")));
         let refuse = refusal.clone();
         let latency = Arc::new(AtomicU64::new(latency.as_millis() as u64));
         let wait = latency.clone();
+        let answered = Arc::new(AtomicUsize::new(usize::MAX));
+        let answer_left = answered.clone();
         let region: Arc<Mutex<Option<(String, RegionAnswer)>>> = Arc::default();
         let bucket_region = region.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            asked
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", req.method(), req.uri().path()));
             let mut slow_down = None;
+            let mut stall = false;
             // `/bucket/key`: an object, not a bucket's listing.
-            let object = req.uri().path().trim_start_matches('/').contains('/');
+            let object = req.uri().path().trim_matches('/').contains('/');
             if req.method() == hyper::Method::GET {
                 let range = req.headers().get("range").and_then(|v| v.to_str().ok());
                 seen.lock()
@@ -529,6 +739,10 @@ impl S3Server {
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                         .is_ok();
                 slow_down = throttled.then(|| *refuse.lock().unwrap());
+                stall = object
+                    && answer_left
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_err();
             }
             let service = service.clone();
             let waiting = counted.clone();
@@ -546,6 +760,9 @@ impl S3Server {
                 if let Some((status, code)) = slow_down {
                     return Ok(throttled_answer(status, code));
                 }
+                if stall {
+                    std::future::pending::<()>().await;
+                }
                 waiting
                     .during(async {
                         tokio::time::sleep(latency).await;
@@ -554,30 +771,17 @@ impl S3Server {
                     .await
             }
         });
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let service = service.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    if let Some(io) = accept(stream, tls).await {
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(io), service)
-                            .await;
-                    }
-                });
-            }
-        });
+        serve(listener, tls, service, Arc::default());
         S3Server {
             endpoint: format!("{scheme}://{addr}"),
             ca_pem: None,
             waiting,
             ranges,
+            requests,
             throttled,
             refusal,
             latency,
+            answered,
             region,
             root,
         }
@@ -736,12 +940,17 @@ pub fn quiet_fetch() -> (tempfile::TempDir, PathBuf, Command) {
 
 /// `fetch` set up for the S3 test server with the right (or given) keys.
 pub fn fetch_s3(home: &Path, s3: &S3Server, secret: &str) -> Command {
+    fetch_s3_at(home, &s3.endpoint, secret)
+}
+
+/// `fetch` set up for an S3 endpoint with the test server's access key and `secret`.
+pub fn fetch_s3_at(home: &Path, endpoint: &str, secret: &str) -> Command {
     let mut command = fetch(home);
     command
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", "us-east-1")
-        .args(["--endpoint-url", &s3.endpoint]);
+        .args(["--endpoint-url", endpoint]);
     command
 }
 
