@@ -348,6 +348,7 @@ impl S3Source {
                 .content_length()
                 .and_then(|len| u64::try_from(len).ok()),
             checksum: full_object_checksum(&head).filter(|_| checks),
+            etag_md5: head.e_tag().and_then(crate::verify::etag_md5),
         }))
     }
 

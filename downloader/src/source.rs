@@ -60,6 +60,9 @@ pub struct Head {
     pub size: Option<u64>,
     /// The checksum stored with it, of its bytes as a whole.
     pub checksum: Option<StoredChecksum>,
+    /// The MD5 of its bytes (lower-case hex), when its ETag is one: an S3 object uploaded in one
+    /// part without KMS or customer keys (a multipart upload's ETag ends in `-<parts>`).
+    pub etag_md5: Option<String>,
 }
 
 /// One remote file, reachable over http(s) or S3.

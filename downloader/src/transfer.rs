@@ -28,7 +28,7 @@ use crate::retry::{backoff, delay_before_retry, pause};
 use crate::saver::{self, Saver};
 use crate::source::{Body, ByteRange, Extent, Head, Source};
 use crate::stop::Stop;
-use crate::verify::{StoredChecksum, check_file};
+use crate::verify::{StoredChecksum, check_file, file_has_md5};
 
 /// Settings that shape every transfer of a run.
 #[derive(Clone)]
@@ -329,24 +329,28 @@ impl Transfer<'_> {
             Ok(meta) if meta.is_file() => meta.len(),
             _ => return Ok(None),
         };
-        let stored = match &self.job.sha256 {
-            Some(_) => None,
+        let (stored, etag_md5) = match &self.job.sha256 {
+            Some(_) => (None, None),
             // Listed at another size: no need to ask.
             None if self.job.listed_size.is_some_and(|size| size != len) => return Ok(None),
             None => {
                 let head = self.head(&mut backoff(self.settings.retries)).await?;
-                match head.checksum {
-                    Some(stored) if head.size == Some(len) => Some(stored),
-                    _ => return Ok(None),
+                match (head.checksum, head.etag_md5) {
+                    _ if head.size != Some(len) => return Ok(None),
+                    (Some(stored), _) => (Some(stored), None),
+                    (None, Some(md5)) => (None, Some(md5)),
+                    (None, None) => return Ok(None),
                 }
             }
         };
         let target = self.paths.target.clone();
-        let (expected, check) = (self.job.sha256.clone(), stored.clone());
-        let matches =
-            tokio::task::spawn_blocking(move || check_file(&target, expected, check.as_ref()))
-                .await
-                .is_ok_and(|checked| checked.is_ok());
+        let (expected, check, md5) = (self.job.sha256.clone(), stored.clone(), etag_md5.clone());
+        let matches = tokio::task::spawn_blocking(move || match md5 {
+            Some(md5) => file_has_md5(&target, &md5).unwrap_or(false),
+            None => check_file(&target, expected, check.as_ref()).is_ok(),
+        })
+        .await
+        .unwrap_or(false);
         if !matches {
             tracing::info!(url = %self.job.shown, "the file there differs: downloading it again");
             return Ok(None);
@@ -361,7 +365,11 @@ impl Transfer<'_> {
             resumed_from: 0,
             retries: self.retries.load(Ordering::Relaxed),
             verified: self.job.sha256.is_some(),
-            s3_checksum: stored.as_ref().map(StoredChecksum::name),
+            s3_checksum: match (&stored, &etag_md5) {
+                (Some(stored), _) => Some(stored.name()),
+                (None, Some(_)) => Some("md5-etag"),
+                (None, None) => None,
+            },
             already_present: true,
         }))
     }

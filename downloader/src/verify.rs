@@ -137,6 +137,23 @@ pub fn check_file(
     }
 }
 
+/// The MD5 an S3 ETag names (lower-case hex), when it has the form of one: 32 hex digits in
+/// quotes. A multipart upload's ETag (`"<hex>-<parts>"`) names no digest of the bytes. An object
+/// encrypted with KMS or a customer's key has an ETag of this form that is no MD5 of its bytes;
+/// a file compared with it differs, and is downloaded again.
+pub fn etag_md5(etag: &str) -> Option<String> {
+    let hex = etag.trim_matches('"');
+    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}
+
+/// Whether the file at `path` has the MD5 `expected` (lower-case hex).
+pub fn file_has_md5(path: &Path, expected: &str) -> Result<bool> {
+    let mut hasher = md5::Md5::new();
+    read_through(path, |bytes| hasher.update(bytes))?;
+    Ok(hex::encode(hasher.finalize()) == expected)
+}
+
 /// Feeds the whole file to `consume`, in large reads.
 fn read_through(path: &Path, mut consume: impl FnMut(&[u8])) -> Result<()> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -153,6 +170,16 @@ fn read_through(path: &Path, mut consume: impl FnMut(&[u8])) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_single_part_etag_names_an_md5() {
+        assert_eq!(
+            etag_md5("\"9E107D9D372BB6826BD81D3542A419D6\"").as_deref(),
+            Some("9e107d9d372bb6826bd81d3542a419d6")
+        );
+        assert_eq!(etag_md5("\"9e107d9d372bb6826bd81d3542a419d6-3\""), None);
+        assert_eq!(etag_md5("W/\"abc\""), None);
+    }
 
     fn stored(algorithm: &str, expected: &str) -> StoredChecksum {
         StoredChecksum {

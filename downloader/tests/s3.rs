@@ -672,6 +672,35 @@ async fn connections_that_fail_say_how() {
 }
 
 #[tokio::test]
+async fn an_object_with_no_stored_checksum_is_kept_when_its_etag_is_the_files_md5() {
+    let s3 = S3Server::start().await;
+    let body = data(150_000, 23);
+    s3.put_without_checksum("bucket", "old/app.jar", body.clone())
+        .await;
+    let fetcher = Fetcher::new(&s3);
+    let url = ["s3://bucket/old/app.jar"];
+    assert_exit(&fetcher.run(&["-q"], &url).await, 0);
+
+    let before = s3.requests().len();
+    let output = fetcher.run(&["-q", "--json"], &url).await;
+    assert_exit(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["already_present"], true, "{report}");
+    assert_eq!(report["items"][0]["s3_checksum_verified"], "md5-etag");
+    assert_eq!(s3.requests()[before..], ["HEAD /bucket/old/app.jar"]);
+
+    // Other bytes of the same size are not the object: downloaded again.
+    let mut changed = body.clone();
+    changed[7] ^= 0x01;
+    std::fs::write(fetcher.out.join("app.jar"), &changed).unwrap();
+    let output = fetcher.run(&["-q", "--json"], &url).await;
+    assert_exit(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["items"][0]["already_present"], false, "{report}");
+    assert_eq!(std::fs::read(fetcher.out.join("app.jar")).unwrap(), body);
+}
+
+#[tokio::test]
 async fn an_object_already_there_is_kept_after_one_head() {
     let s3 = S3Server::start().await;
     let body = data(200_000, 21);

@@ -819,7 +819,31 @@ impl S3Server {
     }
 
     pub async fn put(&self, bucket: &str, key: &str, body: impl Into<Bytes>) {
-        let client = self.client();
+        self.put_with(self.client(), bucket, key, body).await;
+    }
+
+    /// Uploads as older clients did, with no checksum for S3 to store: only its ETag (the MD5 of
+    /// a single part) describes the object's bytes.
+    pub async fn put_without_checksum(&self, bucket: &str, key: &str, body: impl Into<Bytes>) {
+        let config = self
+            .client()
+            .config()
+            .to_builder()
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .build();
+        self.put_with(aws_sdk_s3::Client::from_conf(config), bucket, key, body)
+            .await;
+    }
+
+    async fn put_with(
+        &self,
+        client: aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+        body: impl Into<Bytes>,
+    ) {
         let _ = client.create_bucket().bucket(bucket).send().await;
         client
             .put_object()
