@@ -135,11 +135,12 @@ def test_boot_twice_changes_nothing_and_serves_again(boot):
     first = boot.commands()
     assert boot.run().returncode == 0, boot.describe()
     assert boot.signals() == ["0", "0"]
-    # The second run finds swap and fetch in place and makes neither again.
+    # The second run finds swap, fetch and the pinned artifact in place and gets none of them again.
     second = boot.commands()[len(first):]
     assert not [c for c in second if c.startswith(("fallocate", "mkswap"))], second
     assert "using the fetch baked into the image" in boot.result.stdout
-    assert boot.servers.https.hits == {"/fetch": 1, f"/app-{BUILD}.jar": 2}
+    assert boot.servers.https.hits == {"/fetch": 1, f"/app-{BUILD}.jar": 1}
+    assert f"app-{BUILD}.jar (already present)" in boot.result.stdout + boot.result.stderr, boot.describe()
     assert (boot.root / "etc/fstab").read_text().count("/swapfile") == (1 if swap_size_mib(boot.root) else 0)
     status, headers, _ = get(boot.http_port, "/")
     assert (status, headers["X-Build-Number"]) == (200, BUILD)
