@@ -399,11 +399,11 @@ pub async fn resolve(
             )
         }
     };
-    let fetch = deploy.fetch.install(has_fetch).map_err(|why| {
-        Error::Invalid(vec![format!(
-            "{why} (image {ami} has no fetch: the stack's instances install one at boot)"
-        )])
-    })?;
+    // The stock image pinned in a stack is as bare as a new one.
+    let fetch = deploy
+        .fetch
+        .install(has_fetch)
+        .map_err(|why| Error::Invalid(vec![why]))?;
     let root_device = root_device_of(session, &ami).await?;
     let vpc_id = vpc_of(session, &deploy.subnets).await?;
     Ok(Resolved {
