@@ -267,7 +267,7 @@ def test_asg_deploys_user_data_boots_debian_13_for_real(base_image, aws, tmp_pat
 
 
 def report(box, times):
-    """The measured phases, for the README's boot section."""
+    """The measured phases, for docs/boot.md."""
     phases = [f"{name} {seconds:.1f} s" for name, seconds in box.timings.items()]
     steps = [f"{name} {seconds:.1f} s" for name, seconds in times.items()]
     print(f"\nreal boot: {', '.join(phases)}\nboot.sh steps: {', '.join(steps)}", file=sys.stderr)
