@@ -207,23 +207,25 @@ enable_swap() {
   grep -qs "^$SWAP_FILE " "$BOOT_ROOT/etc/fstab" || printf '%s none swap sw 0 0\n' "$SWAP_FILE" >>"$BOOT_ROOT/etc/fstab"
 }
 
-# imds PATH: one instance metadata read with an IMDSv2 token.
-imds() {
-  local base=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254} token
+# The instance role's keys from IMDSv2 (one token for both reads), as a curl config.
+role_keys() {
+  local base=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254} token role
   local curl=(curl -fsS --noproxy '*' --connect-timeout 2 --max-time 10)
-  token=$("${curl[@]}" -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "${base%/}/latest/api/token")
-  "${curl[@]}" -H "X-aws-ec2-metadata-token: $token" "${base%/}/latest/meta-data/$1"
+  base=${base%/}/latest
+  token=$("${curl[@]}" -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$base/api/token") || return
+  curl+=(-H "X-aws-ec2-metadata-token: $token")
+  role=$("${curl[@]}" "$base/meta-data/iam/security-credentials/") || return
+  "${curl[@]}" "$base/meta-data/iam/security-credentials/${role%%$'\n'*}" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+print("user = \"%s:%s\"\nheader = \"x-amz-security-token: %s\"" % (c["AccessKeyId"], c["SecretAccessKey"], c["Token"]))'
 }
 
 # s3_get KEY FILE: an object of the config bucket, signed by curl with the instance role's keys,
 # which go to curl on stdin, never on a command line.
 s3_get() {
-  local role keys url endpoint=${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}
-  role=$(imds iam/security-credentials/) || return
-  keys=$(imds "iam/security-credentials/${role%%$'\n'*}" | python3 -c '
-import json, sys
-c = json.load(sys.stdin)
-print("user = \"%s:%s\"\nheader = \"x-amz-security-token: %s\"" % (c["AccessKeyId"], c["SecretAccessKey"], c["Token"]))') || return
+  local keys url endpoint=${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}
+  keys=$(role_keys) || return
   if [[ -n $endpoint ]]; then
     url=${endpoint%/}/$CONFIG_BUCKET/$1
   elif [[ $CONFIG_BUCKET == *.* ]]; then

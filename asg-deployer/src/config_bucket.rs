@@ -198,12 +198,8 @@ pub async fn upload(
 }
 
 /// S3's form of a SHA-256 (base64 of the digest) from its hex form, so S3 checks the upload.
-fn base64_of_hex(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    aws_smithy_types::base64::encode(bytes)
+fn base64_of_hex(digest: &str) -> String {
+    aws_smithy_types::base64::encode(hex::decode(digest).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -152,11 +152,7 @@ fn read(path: &Path) -> Result<Binary, String> {
     }
     let arch = Arch::of_executable(&header)
         .ok_or_else(|| "is not a 64-bit Linux executable for x86_64 or arm64".to_string())?;
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = hex::encode(hasher.finalize());
     Ok(Binary {
         path: path.to_path_buf(),
         sha256,

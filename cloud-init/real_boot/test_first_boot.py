@@ -8,13 +8,14 @@ recording cfn-signal. A second instance boots a build whose artifact checksum is
 """
 
 import base64
+import functools
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -57,10 +58,11 @@ public class App {
 """
 
 
+@functools.cache
 def target_dir():
+    """Where cargo put the debug build of asg-deploy and the fetch beside it."""
     out = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=REPO, check=True,
                          capture_output=True, text=True).stdout
-    import json
     return Path(json.loads(out)["target_directory"]) / "debug"
 
 
