@@ -84,7 +84,7 @@ pub enum Error {
     },
 
     /// The object's bytes do not match the checksum S3 stored with it: checked by the SDK when a
-    /// GET without a range brings it, and by [`crate::verify`] for a file in parts.
+    /// GET without a range brings it, and by [`crate::transfer::verify`] for a file in parts.
     #[error(
         "the object does not match the checksum S3 stored with it (expected {expected}, got {actual}); the file was not saved"
     )]

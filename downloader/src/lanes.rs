@@ -3,7 +3,7 @@
 //!
 //! A transfer's request, its connection and its writes then stay on one thread. With tokio's
 //! work-stealing runtime the same work hopped between threads on every response, and measured on
-//! 1000 small files over loopback (see the README's benchmark) a run took about 1.4 times as long.
+//! 1000 small files over loopback (see bench/NOTES.md) a run took about 1.4 times as long.
 //! Clients keep one connection pool per lane ([`current`] says which), because a connection is
 //! driven by the lane that opened it.
 

@@ -1,38 +1,33 @@
 //! `fetch`: download many http, https and s3 URLs concurrently, safely and fast.
 //!
-//! Data flows one way: [`cli`] (raw flags) -> [`config`] (checked settings) -> [`plan`] (jobs with
-//! safe target paths, s3 prefixes listed) -> [`transfer`] (one file each, over [`http`] or [`s3`]
-//! behind [`source`]) -> [`report`] (one outcome per URL) -> [`exit_code`].
-//! [`progress`] is presentation only; [`stop`] carries Ctrl-C and `--deadline` to every transfer;
-//! [`lanes`] are the threads transfers run on; [`tls`] says which servers https trusts; [`verify`]
-//! checks a finished file against a checksum known before it arrived; [`credentials`] finds S3's
-//! credentials, waiting for a booting instance's metadata service; [`cause`] puts what happened
-//! to a failed connection into words.
+//! Data flows one way, and the modules are in that order:
+//!
+//! 1. [`cli`]: the raw flags, as clap parses them.
+//! 2. [`config`]: the checked settings (and `--header`), built once.
+//! 3. [`plan`]: URLs to jobs with safe target paths, each distinct URL once, s3 prefixes listed.
+//! 4. [`source`]: what a transfer asks of a server, answered over [`source::http`] (with
+//!    [`source::tls`]) or [`source::s3`] (with [`source::credentials`], which waits for a booting
+//!    instance's metadata service); [`source::cause`] puts a failed connection into words.
+//! 5. [`transfer`]: one file from source to disk: its [`transfer::layout`] of parts, resumes from
+//!    what [`transfer::leftovers`] found, checks by [`transfer::verify`], the atomic rename.
+//! 6. [`report`]: one outcome per URL, for people or as JSON; then [`exit_code`].
+//!
+//! Beside the flow: [`progress`] is presentation only; [`stop`] carries Ctrl-C and `--deadline` to
+//! every transfer; [`lanes`] are the threads transfers run on; [`redact`] keeps secrets out of
+//! everything shown; [`error`] is the one error type.
 
-pub mod cause;
 pub mod cli;
 pub mod config;
-pub mod credentials;
 pub mod error;
 pub mod exit_code;
-pub mod header;
-pub mod http;
 pub mod lanes;
-pub mod layout;
-pub mod leftovers;
-mod part;
 pub mod plan;
 pub mod progress;
 pub mod redact;
 pub mod report;
-mod retry;
-pub mod s3;
-mod saver;
 pub mod source;
 pub mod stop;
-pub mod tls;
 pub mod transfer;
-pub mod verify;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -44,18 +39,18 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
-use crate::leftovers::Leftovers;
 use crate::plan::{Entry, Job, Rejection, Remote};
 use crate::progress::{JobProgress, Progress};
 use crate::report::{Outcome, Report, Status};
-use crate::s3::{S3Clients, S3Source};
 use crate::source::Source;
+use crate::source::s3::{S3Clients, S3Source};
 use crate::stop::{Stop, StopReason};
+use crate::transfer::leftovers::Leftovers;
 
 /// The clients transfers share.
 #[derive(Clone)]
 struct Clients {
-    http: http::HttpClients,
+    http: source::http::HttpClients,
     s3: Option<Arc<S3Clients>>,
 }
 
@@ -97,7 +92,7 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
             .map_err(|e| Error::Other(format!("cannot start the transfer threads: {e}")))?,
     );
     let clients = Clients {
-        http: http::HttpClients::new(config, lanes.count())?,
+        http: source::http::HttpClients::new(config, lanes.count())?,
         // Loading AWS settings costs file reads and maybe network: only when an s3 URL needs it.
         // Cut short by a stop, there are none, and no s3 URL is started.
         s3: if needs_s3 {
@@ -153,7 +148,7 @@ async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>, stop: &Sto
                 why: Rejection::Failed("no objects under this prefix".into()),
             }),
             Ok(objects) => {
-                for s3::Listed { key, size } in objects {
+                for source::s3::Listed { key, size } in objects {
                     let shown = format!("s3://{bucket}/{key}");
                     expanded.push(match plan::prefix_target(&prefix, &key) {
                         Ok(target) => Entry::Job(Job {
@@ -217,7 +212,7 @@ async fn run_entries(
     let workers = config.jobs.min(queue.len());
     // Several big files at once share the `-j` connections rather than open `-x` each: past
     // that, more connections cost CPU on both ends and bring nothing.
-    let connections = layout::Connections::new(
+    let connections = transfer::layout::Connections::new(
         config.connections_per_file,
         config.jobs,
         workers,
@@ -225,7 +220,7 @@ async fn run_entries(
     );
     let pool = Arc::new(Pool {
         queue: Mutex::new(queue),
-        settings: transfer::Settings {
+        settings: transfer::settings::Settings {
             part_size: config.part_size,
             connections,
             retries: config.retries,
@@ -259,7 +254,7 @@ async fn run_entries(
 /// What the workers of [`run_entries`] share.
 struct Pool {
     queue: Mutex<VecDeque<(usize, Job)>>,
-    settings: transfer::Settings,
+    settings: transfer::settings::Settings,
     output_dir: PathBuf,
     leftovers: Leftovers,
     clients: Clients,
@@ -291,7 +286,7 @@ impl Pool {
 
     async fn transfer(&self, job: Job) -> Outcome {
         let source = match &job.remote {
-            Remote::Http { url, basic_auth } => Source::Http(http::HttpSource::new(
+            Remote::Http { url, basic_auth } => Source::Http(source::http::HttpSource::new(
                 self.clients.http.clone(),
                 url.clone(),
                 basic_auth.clone(),
@@ -306,7 +301,7 @@ impl Pool {
             )),
         };
         let job_progress = self.progress.job(job.shown.clone());
-        let paths = transfer::Paths::new(&self.output_dir, &job.target);
+        let paths = transfer::paths::Paths::new(&self.output_dir, &job.target);
         let may_resume = self.leftovers.may_have_state(&paths);
         let result = transfer::download(
             &job,

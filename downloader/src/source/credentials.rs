@@ -15,8 +15,8 @@ use aws_config::imds::client::error::ImdsError;
 use aws_sdk_s3::config::{IntoShared, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_s3::error::ConnectorError;
 
-use crate::cause::{self, Failure};
 use crate::error::Error;
+use crate::source::cause::{self, Failure};
 
 /// How long an instance metadata service that cannot be reached is asked again: long enough for
 /// a booting instance's network to come up, short enough that a machine without one (where

@@ -33,13 +33,15 @@ use aws_smithy_http_client::{ConnectorBuilder, tls};
 use aws_smithy_types::base64;
 use futures::StreamExt;
 
-use crate::cause::Failure;
 use crate::config::Config;
-use crate::credentials;
 use crate::error::{Error, Result};
 use crate::lanes;
-use crate::source::{ByteRange, Extent, Head, Reply, parse_content_range, range_header};
-use crate::verify::StoredChecksum;
+
+use crate::source::cause::Failure;
+use crate::source::credentials;
+use crate::source::reply::{
+    ByteRange, Extent, Head, Reply, StoredChecksum, parse_content_range, range_header,
+};
 
 /// Region used when neither the flags, the environment nor the profile name one. Requests to a
 /// bucket elsewhere are redirected by S3, and [`S3Clients`] follows.
@@ -50,7 +52,7 @@ const FALLBACK_REGION: &str = "us-east-1";
 pub struct S3Clients {
     base: SdkConfig,
     endpoint_url: Option<String>,
-    /// Whether the endpoint runs on this machine (see [`crate::source::is_this_host`]).
+    /// Whether the endpoint runs on this machine (see [`crate::source::host::is_this_host`]).
     endpoint_on_this_host: bool,
     /// The server in an error's sentence: "S3", or "S3 at HOST:PORT" for another endpoint.
     endpoint: String,
@@ -112,7 +114,9 @@ impl S3Clients {
         let endpoint = base
             .endpoint_url()
             .and_then(|endpoint| url::Url::parse(endpoint).ok());
-        let endpoint_on_this_host = endpoint.as_ref().is_some_and(crate::source::is_this_host);
+        let endpoint_on_this_host = endpoint
+            .as_ref()
+            .is_some_and(crate::source::host::is_this_host);
         let endpoint = match endpoint
             .as_ref()
             .and_then(|url| Some((url.host_str()?, url.port_or_known_default()?)))
@@ -348,7 +352,7 @@ impl S3Source {
                 .content_length()
                 .and_then(|len| u64::try_from(len).ok()),
             checksum: full_object_checksum(&head).filter(|_| checks),
-            etag_md5: head.e_tag().and_then(crate::verify::etag_md5),
+            etag_md5: head.e_tag().and_then(etag_md5),
         }))
     }
 
@@ -569,9 +573,29 @@ where
     }
 }
 
+/// The MD5 an S3 ETag names (lower-case hex), when it has the form of one: 32 hex digits in
+/// quotes. A multipart upload's ETag (`"<hex>-<parts>"`) names no digest of the bytes. An object
+/// encrypted with KMS or a customer's key has an ETag of this form that is no MD5 of its bytes;
+/// a file compared with it differs, and is downloaded again.
+pub fn etag_md5(etag: &str) -> Option<String> {
+    let hex = etag.trim_matches('"');
+    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_single_part_etag_names_an_md5() {
+        assert_eq!(
+            etag_md5("\"9E107D9D372BB6826BD81D3542A419D6\"").as_deref(),
+            Some("9e107d9d372bb6826bd81d3542a419d6")
+        );
+        assert_eq!(etag_md5("\"9e107d9d372bb6826bd81d3542a419d6-3\""), None);
+        assert_eq!(etag_md5("W/\"abc\""), None);
+    }
 
     #[test]
     fn only_a_checksum_of_the_whole_object_is_kept() {

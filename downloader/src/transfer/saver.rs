@@ -18,8 +18,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::layout::Layout;
-use crate::transfer::Paths;
+use crate::transfer::layout::Layout;
+use crate::transfer::paths::Paths;
 
 /// How often the state of a file downloading is saved: what a killed run loses at most, against
 /// a flush of the part file's data each time.
@@ -47,8 +47,8 @@ pub(crate) fn remove(paths: &Paths) {
     let _ = std::fs::remove_file(temporary(&paths.state));
 }
 
-/// `.NAME.fetch-state.tmp`, beside the state (a name that [`crate::leftovers`] does not take for
-/// a state).
+/// `.NAME.fetch-state.tmp`, beside the state (a name that [`crate::transfer::leftovers`] does not
+/// take for a state).
 fn temporary(state: &Path) -> PathBuf {
     let mut name = state.as_os_str().to_owned();
     name.push(".tmp");

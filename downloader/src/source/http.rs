@@ -13,12 +13,12 @@ use reqwest::header::{
 use reqwest::{StatusCode, redirect};
 use url::Url;
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_CONNECTIONS_PER_FILE};
 use crate::error::{Error, Result};
 use crate::lanes;
 use crate::redact::redact;
-use crate::source::{ByteRange, Extent, Reply, parse_content_range, range_header};
-use crate::tls;
+use crate::source::reply::{ByteRange, Extent, Reply, parse_content_range, range_header};
+use crate::source::tls;
 
 /// How many redirects one request may follow, as curl's `--max-redirs` default of 50 is more
 /// than any honest server needs.
@@ -81,7 +81,7 @@ fn client(config: &Config, tls: &rustls::ClientConfig) -> Result<reqwest::Client
             config.jobs
                 * config
                     .connections_per_file
-                    .unwrap_or(crate::layout::Connections::DEFAULT),
+                    .unwrap_or(DEFAULT_CONNECTIONS_PER_FILE),
         )
         // Large windows let one HTTP/2 connection carry several fast streams.
         .http2_adaptive_window(true)
@@ -118,7 +118,7 @@ impl HttpSource {
     /// See [`crate::source::Source::on_this_host`]: whether the URL names this machine. A redirect
     /// elsewhere is not followed up: the first host decides.
     pub fn on_this_host(&self) -> bool {
-        crate::source::is_this_host(&self.url)
+        crate::source::host::is_this_host(&self.url)
     }
 
     /// See [`crate::source::Source::get`]: a `Range` request validated with `If-Range`.

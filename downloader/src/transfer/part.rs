@@ -13,12 +13,13 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::layout::{Layout, Part};
 use crate::progress::JobProgress;
-use crate::retry::{backoff, delay_before_retry, pause};
-use crate::source::{Body, ByteRange, Extent, Source};
+use crate::source::Source;
+use crate::source::reply::{Body, ByteRange, Extent};
 use crate::stop::Stop;
-use crate::transfer::Settings;
+use crate::transfer::layout::{Layout, Part};
+use crate::transfer::retry::{backoff, delay_before_retry, pause};
+use crate::transfer::settings::Settings;
 
 /// Bytes gathered before one positioned write: few enough system calls to keep up with a fast
 /// link, small enough that many parts in flight keep memory low.

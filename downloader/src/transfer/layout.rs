@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::verify::RunningCrc;
+use crate::config::DEFAULT_CONNECTIONS_PER_FILE;
+use crate::transfer::verify::RunningCrc;
 
 /// How many parts each connection of a split file gets at least, so that one slow part does not
 /// leave the others idle at the end.
@@ -27,7 +28,7 @@ const MAX_PARTS: u64 = 10_000;
 /// Parallel parts pay off when one connection cannot fill the path: a long round trip limits what
 /// a TCP window carries, and S3 caps each connection. A server on this machine shares its cores
 /// with us; every byte costs CPU at both ends, so past one connection per core in all more
-/// connections only add work (the README's benchmark measures this).
+/// connections only add work (bench/RESULTS.md measures this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Connections {
     /// For a server on this machine (see [`crate::source::Source::on_this_host`]).
@@ -37,15 +38,15 @@ pub struct Connections {
 }
 
 impl Connections {
-    /// The most a file uses when `-x` is not given.
-    pub const DEFAULT: usize = 8;
-
-    /// `-x`, when given, holds for every server, and [`Self::DEFAULT`] otherwise; but never more
-    /// than a file's fair part of the `jobs` connections when `files` run at once. Without `-x`, a
-    /// server on this machine gets a file's fair part of one connection per lane.
+    /// `-x`, when given, holds for every server, and [`DEFAULT_CONNECTIONS_PER_FILE`] otherwise;
+    /// but never more than a file's fair part of the `jobs` connections when `files` run at once.
+    /// Without `-x`, a server on this machine gets a file's fair part of one connection per lane.
     pub fn new(explicit: Option<usize>, jobs: usize, files: usize, lanes: usize) -> Connections {
         let files = files.max(1);
-        let remote = explicit.unwrap_or(Self::DEFAULT).min(jobs / files).max(1);
+        let remote = explicit
+            .unwrap_or(DEFAULT_CONNECTIONS_PER_FILE)
+            .min(jobs / files)
+            .max(1);
         let local = match explicit {
             Some(_) => remote,
             None => (lanes / files).clamp(1, remote),
@@ -283,7 +284,7 @@ mod tests {
         // -j 16, one file, 2 lanes.
         let one_file = Connections::new(None, 16, 1, 2);
         assert_eq!(one_file.limit(true), 2);
-        assert_eq!(one_file.limit(false), Connections::DEFAULT);
+        assert_eq!(one_file.limit(false), DEFAULT_CONNECTIONS_PER_FILE);
         // Four files at once share the lanes, and the -j connections.
         let four_files = Connections::new(None, 16, 4, 2);
         assert_eq!((four_files.limit(true), four_files.limit(false)), (1, 4));

@@ -1,6 +1,8 @@
 //! The validated configuration, built once from the command line. Everything downstream receives a
 //! [`Config`] it never has to check again.
 
+pub mod header;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +11,10 @@ use reqwest::header::HeaderMap;
 
 use crate::cli::Cli;
 use crate::error::{Error, Result};
-use crate::tls::CaCert;
+use crate::source::tls::CaCert;
+
+/// The most connections a file uses for its parts when `-x` is not given.
+pub const DEFAULT_CONNECTIONS_PER_FILE: usize = 8;
 
 /// Settings for s3:// URLs.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +49,8 @@ pub struct Config {
     /// Size above which a file is split into ranged parts.
     pub part_size: u64,
     /// Connections one file may use for its parts (at least 1), if `-x` was given; otherwise the
-    /// limit depends on whether the server is on this machine (see `layout::Connections`).
+    /// limit depends on whether the server is on this machine (see
+    /// [`crate::transfer::layout::Connections`]).
     pub connections_per_file: Option<usize>,
     /// Extra trusted CA certificates (`--ca-cert`).
     pub ca_cert: Option<CaCert>,
@@ -118,7 +124,7 @@ impl Config {
             part_size,
             connections_per_file: cli.max_connections_per_file,
             ca_cert,
-            headers: crate::header::parse(&cli.headers)?,
+            headers: crate::config::header::parse(&cli.headers)?,
             s3: S3Settings {
                 profile: cli.profile.filter(|p| !p.is_empty()),
                 region: cli.region,

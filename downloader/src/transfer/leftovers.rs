@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::transfer::Paths;
+use crate::transfer::paths::Paths;
 
 /// Below this many jobs in one directory, probing each state file costs less than listing a
 /// directory that may hold many unrelated files.

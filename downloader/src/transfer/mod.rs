@@ -4,9 +4,18 @@
 //! The bytes go to `.NAME.fetch-part` beside the target. When the server serves ranges of a file
 //! that it identifies (ETag or Last-Modified), the file is split into parts fetched at once and
 //! written in place. `.NAME.fetch-state` records how far each part got: kept current while the
-//! file downloads (see [`crate::saver`]) and written when a run stops or fails, so that the next
+//! file downloads (see `saver`) and written when a run stops or fails, so that the next
 //! run asks only for the missing bytes, on condition that the file is unchanged (`If-Range` over
 //! http, `If-Match` on S3).
+
+pub mod layout;
+pub mod leftovers;
+mod part;
+pub mod paths;
+mod retry;
+mod saver;
+pub mod settings;
+pub mod verify;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -14,36 +23,23 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Leftover, Result};
-use crate::lanes::Lanes;
-use crate::layout::{Connections, Layout};
-use crate::part::PartWorker;
 use crate::plan::Job;
 use crate::progress::JobProgress;
-use crate::retry::{backoff, delay_before_retry, pause};
-use crate::saver::{self, Saver};
-use crate::source::{Body, ByteRange, Extent, Head, Source};
-use crate::stop::Stop;
-use crate::verify::{StoredChecksum, check_file, file_has_md5};
 
-/// Settings that shape every transfer of a run.
-#[derive(Clone)]
-pub struct Settings {
-    /// Files above this size are split into parts of at least this size.
-    pub part_size: u64,
-    /// Parts of one file in flight at once.
-    pub connections: Connections,
-    /// Retries of a transient failure, per request.
-    pub retries: u32,
-    /// Longest wait for the next byte.
-    pub idle_timeout: Duration,
-    /// Where the parts of a split file run, spread so that one big file uses every core.
-    pub lanes: Arc<Lanes>,
-}
+use crate::source::Source;
+use crate::source::reply::{Body, ByteRange, Extent, Head, StoredChecksum};
+use crate::stop::Stop;
+use crate::transfer::layout::Layout;
+use crate::transfer::part::PartWorker;
+use crate::transfer::paths::Paths;
+use crate::transfer::retry::{backoff, delay_before_retry, pause};
+use crate::transfer::saver::Saver;
+use crate::transfer::settings::Settings;
+use crate::transfer::verify::{check_file, file_has_md5};
 
 /// What a successful transfer produced.
 #[derive(Debug, Clone)]
@@ -96,40 +92,6 @@ pub async fn download(
     transfer.run().await
 }
 
-/// The three names one download uses.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    /// The file as it appears when complete.
-    pub target: PathBuf,
-    /// `.NAME.fetch-part`: the bytes while they arrive.
-    pub partial: PathBuf,
-    /// `.NAME.fetch-state`: how far an interrupted download got.
-    pub state: PathBuf,
-}
-
-impl Paths {
-    /// The names for `target`, a path relative to `output_dir`.
-    pub fn new(output_dir: &Path, target: &Path) -> Paths {
-        let target = output_dir.join(target);
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        // Keep the helper names within the usual 255-byte limit however long the target is.
-        let stem = if name.len() > 200 {
-            hex::encode(&Sha256::digest(name.as_bytes())[..16])
-        } else {
-            name
-        };
-        let dir = target.parent().unwrap_or(output_dir).to_path_buf();
-        Paths {
-            partial: dir.join(format!(".{stem}.fetch-part")),
-            state: dir.join(format!(".{stem}.fetch-state")),
-            target,
-        }
-    }
-}
-
 /// One download under way: what it needs of the run, and the retries of all its parts.
 struct Transfer<'a> {
     job: &'a Job,
@@ -143,7 +105,7 @@ struct Transfer<'a> {
     /// What the server told before the download (see [`Self::head`]), asked once: the object's
     /// size, and the checksum S3 stored with it.
     asked: Mutex<Option<Head>>,
-    /// Whether this run saved a state file while downloading (see [`crate::saver`]).
+    /// Whether this run saved a state file while downloading (see `saver`).
     saved: Arc<AtomicBool>,
 }
 
@@ -390,7 +352,7 @@ impl Transfer<'_> {
         &self,
         range: Option<ByteRange>,
         delays: &mut impl Iterator<Item = Duration>,
-    ) -> Result<crate::source::Reply> {
+    ) -> Result<crate::source::reply::Reply> {
         self.with_retries(delays, || self.source.get(range, None))
             .await
     }
@@ -425,7 +387,7 @@ impl Transfer<'_> {
     }
 
     /// Runs every unfinished part, at most [`Self::connections`] at once, saving the state
-    /// beside them (see [`crate::saver`]) when the file can be resumed, split or not. `first_body`
+    /// beside them (see `saver`) when the file can be resumed, split or not. `first_body`
     /// already carries the start of part 0.
     async fn fetch_parts(
         &self,

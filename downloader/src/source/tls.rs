@@ -53,7 +53,7 @@ pub fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<rustls::
 
 /// Whether an HTTP client's error text says the TLS handshake or certificate check failed, the
 /// case `--ca-cert` can fix; reqwest reports it only as text (the AWS SDK's errors carry
-/// rustls's own, see [`crate::cause`]). A connection
+/// rustls's own, see [`crate::source::cause`]). A connection
 /// closed without TLS's `close_notify` is a dropped connection, to be retried like any other.
 pub fn is_certificate_failure(cause: &str) -> bool {
     let lower = cause.to_ascii_lowercase();

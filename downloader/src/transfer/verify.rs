@@ -16,31 +16,9 @@ use crc_fast::{CrcAlgorithm, Digest as CrcDigest};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-
-/// A checksum S3 stored with an object, of the object's bytes as a whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredChecksum {
-    /// How it is computed.
-    pub algorithm: ChecksumAlgorithm,
-    /// Its value, base64 as S3 shows it.
-    pub expected: String,
-    /// The ETag of the object version it belongs to: a file downloaded from another version (the
-    /// object was replaced between the HEAD and the first GET) is not checked against it.
-    pub etag: Option<String>,
-}
+use crate::source::reply::StoredChecksum;
 
 impl StoredChecksum {
-    /// The algorithm's name as S3 writes it (`crc32`, `crc64nvme`, `sha256`, ...).
-    pub fn name(&self) -> &'static str {
-        self.algorithm.as_str()
-    }
-
-    /// Whether it describes the version whose bytes were downloaded (`validator` is that
-    /// download's ETag).
-    pub fn belongs_to(&self, validator: Option<&str>) -> bool {
-        self.etag.is_some() && self.etag.as_deref() == validator
-    }
-
     /// A CRC of this checksum's algorithm over no bytes yet; `None` for SHA-1 and SHA-256.
     pub fn running_crc(&self) -> Option<RunningCrc> {
         let (algorithm, width) = match self.algorithm {
@@ -137,16 +115,6 @@ pub fn check_file(
     }
 }
 
-/// The MD5 an S3 ETag names (lower-case hex), when it has the form of one: 32 hex digits in
-/// quotes. A multipart upload's ETag (`"<hex>-<parts>"`) names no digest of the bytes. An object
-/// encrypted with KMS or a customer's key has an ETag of this form that is no MD5 of its bytes;
-/// a file compared with it differs, and is downloaded again.
-pub fn etag_md5(etag: &str) -> Option<String> {
-    let hex = etag.trim_matches('"');
-    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| hex.to_ascii_lowercase())
-}
-
 /// Whether the file at `path` has the MD5 `expected` (lower-case hex).
 pub fn file_has_md5(path: &Path, expected: &str) -> Result<bool> {
     let mut hasher = md5::Md5::new();
@@ -170,16 +138,6 @@ fn read_through(path: &Path, mut consume: impl FnMut(&[u8])) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_single_part_etag_names_an_md5() {
-        assert_eq!(
-            etag_md5("\"9E107D9D372BB6826BD81D3542A419D6\"").as_deref(),
-            Some("9e107d9d372bb6826bd81d3542a419d6")
-        );
-        assert_eq!(etag_md5("\"9e107d9d372bb6826bd81d3542a419d6-3\""), None);
-        assert_eq!(etag_md5("W/\"abc\""), None);
-    }
 
     fn stored(algorithm: &str, expected: &str) -> StoredChecksum {
         StoredChecksum {
