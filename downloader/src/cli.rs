@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Download many http, https and s3 URLs concurrently: each distinct URL once, written atomically,
 /// verified, retried when the failure is transient, resumed when interrupted.
@@ -80,6 +80,32 @@ pub struct Cli {
     #[arg(long)]
     pub no_sign_request: bool,
 
+    /// Download only the objects of an s3://bucket/prefix/ listing whose key, relative to the
+    /// prefix, matches GLOB (`*` also matches `/`; `?`, `[abc]`, `{a,b}`). Repeatable, and evaluated
+    /// in order with --exclude: the last filter that matches a key decides. Keys no filter matches
+    /// are downloaded, unless the first filter is an --include.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out the objects of an s3://bucket/prefix/ listing whose key, relative to the prefix,
+    /// matches GLOB. Repeatable; see --include for the order.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Ask S3 for objects of a Requester Pays bucket, agreeing that the requests and the data
+    /// are billed to the caller's account.
+    #[arg(long)]
+    pub request_payer: bool,
+
+    /// Print what would be downloaded where, after listing s3 prefixes and resolving names and
+    /// conflicts, and exit: nothing is downloaded or written.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The --include and --exclude filters in the order given (filled by [`Cli::parse_args`]).
+    #[arg(skip)]
+    pub filters: Vec<(FilterRule, String)>,
+
     /// Print the final report as one JSON document on standard output.
     #[arg(long)]
     pub json: bool,
@@ -92,6 +118,55 @@ pub struct Cli {
     /// own logs); FETCH_LOG takes a tracing filter such as `downloader=debug`.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Whether a filter takes matching keys in or leaves them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterRule {
+    /// `--include`.
+    Include,
+    /// `--exclude`.
+    Exclude,
+}
+
+impl Cli {
+    /// Parses the process's arguments, as [`Parser::parse`] does (printing clap's own errors and
+    /// exiting 2), and also records the order of the flags whose meaning depends on it.
+    pub fn parse_args() -> Cli {
+        Self::from_matches(Self::command().get_matches())
+    }
+
+    /// [`Self::parse_args`] for a given argument list.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Ok(Self::from_matches(
+            Self::command().try_get_matches_from(args)?,
+        ))
+    }
+
+    fn from_matches(matches: clap::ArgMatches) -> Cli {
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let mut filters: Vec<(usize, FilterRule, String)> = Vec::new();
+        for (id, rule) in [
+            ("include", FilterRule::Include),
+            ("exclude", FilterRule::Exclude),
+        ] {
+            if let (Some(indices), Some(values)) =
+                (matches.indices_of(id), matches.get_many::<String>(id))
+            {
+                filters.extend(indices.zip(values).map(|(i, v)| (i, rule, v.clone())));
+            }
+        }
+        filters.sort_by_key(|(index, _, _)| *index);
+        cli.filters = filters
+            .into_iter()
+            .map(|(_, rule, glob)| (rule, glob))
+            .collect();
+        cli
+    }
 }
 
 const AFTER_HELP: &str = "\

@@ -4,7 +4,8 @@
 //!
 //! 1. [`cli`]: the raw flags, as clap parses them.
 //! 2. [`config`]: the checked settings (and `--header`), built once.
-//! 3. [`plan`]: URLs to jobs with safe target paths, each distinct URL once, s3 prefixes listed.
+//! 3. [`plan`]: URLs to jobs with safe target paths, each distinct URL once; s3 prefixes listed
+//!    and filtered by [`plan::listing`].
 //! 4. [`source`]: what a transfer asks of a server, answered over [`source::http`] (with
 //!    [`source::tls`]) or [`source::s3`] (with [`source::credentials`], which waits for a booting
 //!    instance's metadata service); [`source::cause`] puts a failed connection into words.
@@ -75,8 +76,16 @@ fn create_output_dir(dir: &std::path::Path) -> Result<()> {
 /// the report. One URL failing never stops the others; only a usage problem is an `Err`.
 pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     let started = Instant::now();
-    create_output_dir(&config.output_dir)?;
     let entries = plan::parse(&config.urls);
+    if !config.s3.filters.is_empty() && !entries.iter().any(|e| matches!(e, Entry::S3Prefix { .. }))
+    {
+        return Err(Error::Usage(
+            "--include and --exclude filter the objects of an s3://bucket/prefix/ listing, and no such URL was given".into(),
+        ));
+    }
+    if !config.dry_run {
+        create_output_dir(&config.output_dir)?;
+    }
     let needs_s3 = entries.iter().any(|e| {
         matches!(
             e,
@@ -104,8 +113,22 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
             None
         },
     };
-    let mut entries = expand_prefixes(entries, clients.s3.as_deref(), &stop).await;
+    let mut entries =
+        plan::listing::expand_prefixes(entries, clients.s3.as_deref(), &config.s3.filters, &stop)
+            .await;
     plan::resolve_conflicts(&mut entries);
+    if config.dry_run {
+        let outcomes = entries
+            .into_iter()
+            .map(|entry| match entry {
+                Entry::Job(job) => planned(job, &config.output_dir),
+                Entry::Rejected { shown, why } => rejected(shown, why),
+                Entry::S3Prefix { .. } => unreachable!("prefixes were expanded"),
+            })
+            .collect();
+        let interrupted = stop.reason() == Some(StopReason::Interrupted);
+        return Ok(Report::new(outcomes, started.elapsed(), interrupted).of_dry_run());
+    }
 
     let progress = Progress::new(config.quiet);
     progress.set_files(
@@ -122,62 +145,6 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     progress.finish();
     let interrupted = stop.reason() == Some(StopReason::Interrupted);
     Ok(Report::new(outcomes, started.elapsed(), interrupted))
-}
-
-/// Replaces each s3 prefix by one job per object under it; after a stop, the prefixes not yet
-/// listed fail with the stop's reason.
-async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>, stop: &Stop) -> Vec<Entry> {
-    let mut expanded = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let Entry::S3Prefix {
-            shown,
-            bucket,
-            prefix,
-        } = entry
-        else {
-            expanded.push(entry);
-            continue;
-        };
-        let listed = match s3 {
-            Some(s3) => stop.unless_stopped(s3.list(&bucket, &prefix)).await,
-            None => Err(stop.error()),
-        };
-        match listed {
-            Ok(objects) if objects.is_empty() => expanded.push(Entry::Rejected {
-                shown,
-                why: Rejection::Failed("no objects under this prefix".into()),
-            }),
-            Ok(objects) => {
-                for source::s3::Listed { key, size } in objects {
-                    let shown = format!("s3://{bucket}/{key}");
-                    expanded.push(match plan::prefix_target(&prefix, &key) {
-                        Ok(target) => Entry::Job(Job {
-                            shown,
-                            remote: Remote::S3 {
-                                bucket: bucket.clone(),
-                                key,
-                            },
-                            target,
-                            sha256: None,
-                            listed_size: size,
-                        }),
-                        Err(why) => Entry::Rejected { shown, why },
-                    });
-                }
-            }
-            Err(err @ (Error::Interrupted(_) | Error::DeadlineReached(_))) => {
-                expanded.push(Entry::Rejected {
-                    shown,
-                    why: Rejection::Failed(err.to_string()),
-                })
-            }
-            Err(err) => expanded.push(Entry::Rejected {
-                shown,
-                why: Rejection::Failed(format!("cannot list the prefix: {err}")),
-            }),
-        }
-    }
-    expanded
 }
 
 /// Transfers the jobs concurrently and returns one outcome per entry, in entry order.
@@ -292,12 +259,17 @@ impl Pool {
                 basic_auth.clone(),
                 self.settings.idle_timeout,
             )),
-            Remote::S3 { bucket, key } => Source::S3(S3Source::new(
+            Remote::S3 {
+                bucket,
+                key,
+                version_id,
+            } => Source::S3(S3Source::new(
                 self.clients.s3.clone().expect(
                     "s3 clients exist when an s3 URL starts (a stop before them starts none)",
                 ),
                 bucket.clone(),
                 key.clone(),
+                version_id.clone(),
             )),
         };
         let job_progress = self.progress.job(job.shown.clone());
@@ -330,6 +302,16 @@ fn rejected(shown: String, why: Rejection) -> Outcome {
             error: None,
             ..Outcome::not_run(shown, Status::Skipped, String::new())
         },
+    }
+}
+
+/// The report's line for a job `--dry-run` only plans: where it would be written.
+fn planned(job: Job, output_dir: &std::path::Path) -> Outcome {
+    Outcome {
+        path: Some(output_dir.join(&job.target)),
+        bytes: job.listed_size.unwrap_or(0),
+        error: None,
+        ..Outcome::not_run(job.shown, Status::Planned, String::new())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The validated configuration, built once from the command line. Everything downstream receives a
 //! [`Config`] it never has to check again.
 
+pub mod filter;
 pub mod header;
 
 use std::io::Read;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 
 use crate::cli::Cli;
+use crate::config::filter::Filters;
 use crate::error::{Error, Result};
 use crate::source::tls::CaCert;
 
@@ -27,6 +29,10 @@ pub struct S3Settings {
     pub endpoint_url: Option<String>,
     /// Send unsigned requests (public buckets).
     pub no_sign_request: bool,
+    /// Agree to pay for requests to a Requester Pays bucket (`--request-payer`).
+    pub request_payer: bool,
+    /// Which objects of a prefix listing are downloaded (`--include`, `--exclude`).
+    pub filters: Filters,
 }
 
 /// Everything a run needs, checked.
@@ -58,6 +64,8 @@ pub struct Config {
     pub headers: HeaderMap,
     /// s3:// settings.
     pub s3: S3Settings,
+    /// Only plan: list, name and report what would be downloaded, writing nothing.
+    pub dry_run: bool,
     /// Print the JSON report on stdout.
     pub json: bool,
     /// Hide progress.
@@ -130,7 +138,10 @@ impl Config {
                 region: cli.region,
                 endpoint_url,
                 no_sign_request: cli.no_sign_request,
+                request_payer: cli.request_payer,
+                filters: Filters::new(&cli.filters)?,
             },
+            dry_run: cli.dry_run,
             json: cli.json,
             quiet: cli.quiet,
         })
@@ -205,12 +216,11 @@ fn read_ca_cert(path: &PathBuf) -> Result<CaCert> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn config(args: &[&str]) -> Result<Config> {
         let mut argv = vec!["fetch"];
         argv.extend_from_slice(args);
-        Config::from_cli(Cli::try_parse_from(argv).expect("clap accepts the arguments"))
+        Config::from_cli(Cli::try_parse_args(argv).expect("clap accepts the arguments"))
     }
 
     #[test]
