@@ -1,17 +1,21 @@
 //! Validated settings: every check of the command line happens here, before any AWS call, and each
 //! problem becomes one sentence saying what was wrong and what to do.
 
+pub mod fetch_binary;
+pub mod image;
+pub mod shapes;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Command, HealthCheck, Settings};
-use crate::error::Error;
-use crate::fetch_binary::{self, FetchSource};
-use crate::image::{Arch, BASE_IMAGES, BaseImage};
-use crate::shapes::{
+use crate::config::fetch_binary::FetchSource;
+use crate::config::image::{Arch, BASE_IMAGES, BaseImage};
+use crate::config::shapes::{
     check_https_url, is_acm_arn, is_aws_id, is_bucket_name, is_dns_name, is_instance_type,
     is_ipv4_cidr, is_sha256,
 };
+use crate::error::Error;
 use crate::template;
 
 /// EC2 refuses user data above 16 KiB (before base64).

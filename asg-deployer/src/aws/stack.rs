@@ -66,7 +66,7 @@ impl StackInfo {
             updated: s
                 .last_updated_time()
                 .or(s.creation_time())
-                .map(crate::events::format_time),
+                .map(crate::watch::events::format_time),
         }
     }
 }

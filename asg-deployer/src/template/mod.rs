@@ -6,19 +6,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::config::Deploy;
+use crate::config::fetch_binary::Install;
 use crate::error::Error;
-use crate::fetch_binary::Install;
 
 /// The application stack: load balancer, launch template, the group of one build, alarms.
-pub const APP_TEMPLATE: &str = include_str!("../templates/app.json");
+pub const APP_TEMPLATE: &str = include_str!("../../templates/app.json");
 /// The config bucket stack: one locked-down, versioned, encrypted bucket.
-pub const BUCKET_TEMPLATE: &str = include_str!("../templates/config-bucket.json");
+pub const BUCKET_TEMPLATE: &str = include_str!("../../templates/config-bucket.json");
 /// The boot script instances run, unless CLOUD_INIT_PATH names another.
-pub const DEFAULT_BOOT_SCRIPT: &str = include_str!("../../cloud-init/boot.sh");
+pub const DEFAULT_BOOT_SCRIPT: &str = include_str!("../../../cloud-init/boot.sh");
 /// The nginx site uploaded to `builds/<BUILD_NUMBER>/app.conf`.
-pub const NGINX_SITE: &str = include_str!("../../nginx/app.conf");
+pub const NGINX_SITE: &str = include_str!("../../../nginx/app.conf");
 /// The systemd unit uploaded to `builds/<BUILD_NUMBER>/app.service`.
-pub const SYSTEMD_UNIT: &str = include_str!("../../systemd/app.service");
+pub const SYSTEMD_UNIT: &str = include_str!("../../../systemd/app.service");
 
 /// The built-in boot script as the user data carries it: its comment lines emptied, which
 /// leaves room under EC2's 16 KiB limit while line numbers in its error messages stay those of

@@ -10,9 +10,9 @@ use aws_smithy_types::date_time::Format;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::stack;
 use crate::error::{AwsErrorKind, Error, classify};
 use crate::progress::Display;
-use crate::stack;
 
 /// How often the stack is polled. CloudFormation's own console polls about this often; faster
 /// polling only spends the account's DescribeStackEvents rate limit.
