@@ -16,10 +16,7 @@ use crate::config::shapes::{
     is_ipv4_cidr, is_sha256,
 };
 use crate::error::Error;
-use crate::template;
-
-/// EC2 refuses user data above 16 KiB (before base64).
-pub const USER_DATA_LIMIT: usize = 16 * 1024;
+use crate::template::user_data::{self, USER_DATA_LIMIT};
 
 /// What every command needs: where the stack is and how to reach AWS.
 #[derive(Debug, Clone)]
@@ -387,7 +384,7 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
     );
     let scaling = scaling(s, p);
     let (boot_script, boot_script_source) = boot_script(s, p);
-    let settings_len = template::settings_block_upper_bound(
+    let settings_len = user_data::settings_block_upper_bound(
         stack_name,
         build_number,
         &artifact_url,
@@ -647,7 +644,7 @@ fn app_name(s: &Settings, p: &mut Problems) -> String {
 fn boot_script(s: &Settings, p: &mut Problems) -> (String, String) {
     match &s.cloud_init_path {
         None => (
-            template::default_boot_script(),
+            user_data::default_boot_script(),
             "the built-in cloud-init/boot.sh".to_string(),
         ),
         Some(path) => match read_script(path) {
