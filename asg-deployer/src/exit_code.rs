@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 
-/// How `asg-deploy` ends; the integers are part of its interface (see the README).
+/// How `asg-deploy` ends; the integers are part of its interface (see docs/asg-deploy.md, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     /// The command did what was asked, including "nothing to update".
