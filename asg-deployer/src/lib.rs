@@ -2,10 +2,11 @@
 //!
 //! Data flows one way, and the folders follow it: [`cli`] (raw flags) -> [`config`] (checked
 //! settings, with the stock images and the fetch shipped with a build) -> [`template`] (templates,
-//! boot assets and parameters) -> [`commands`] (`create`, `update`, `delete`, `plan`, `status`)
-//! -> [`aws`] (the clients, stacks, the config bucket, the subnets' way out) -> [`watch`] (live
-//! stack events, then the fleet's health) -> [`exit_code`]. Beside the flow: [`session`] (what
-//! one invocation carries), [`progress`] (output) and [`error`] (the one error type).
+//! boot assets and parameters) -> [`commands`] (`create`, `update`, `delete`, `plan`, `status`,
+//! and their shared steps: the config bucket, the subnets' way out) -> [`watch`] (live stack
+//! events, then the fleet's health) -> [`exit_code`]. Beneath them, [`aws`]: the clients and the
+//! reading of stacks. Beside the flow: [`session`] (what one invocation carries), [`progress`]
+//! (output) and [`error`] (the one error type).
 
 pub mod aws;
 pub mod cli;

@@ -180,7 +180,7 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
     asg_deploy(&["update"], &deploy_env(&moto, &net, "shop", 5)).expect_code(0);
 
     let clients = moto.clients();
-    let bucket = asg_deployer::aws::config_bucket::existing(
+    let bucket = asg_deployer::commands::config_bucket::existing(
         &clients,
         &asg_deployer::config::Config::from_settings(
             asg_deployer::cli::Command::Status { watch: false },
@@ -247,7 +247,7 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
             "builds/5/app.service"
         ]
     );
-    for (file, body) in asg_deployer::aws::config_bucket::build_files("app") {
+    for (file, body) in asg_deployer::commands::config_bucket::build_files("app") {
         let got = clients
             .s3
             .get_object()

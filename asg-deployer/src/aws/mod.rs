@@ -1,11 +1,8 @@
-//! Reading and writing AWS state: the clients (here), the stacks ([`stack`]), the config bucket
-//! ([`config_bucket`]) and whether the subnets have a way out ([`egress`]).
+//! AWS itself: the clients (here) and the reading of stacks ([`stack`]).
 //!
 //! The AWS clients `run` works with, built once from the target's profile, region and endpoint.
 //! Tests build them against a local moto server or the SDK's mock layer instead.
 
-pub mod config_bucket;
-pub mod egress;
 pub mod stack;
 
 use aws_config::BehaviorVersion;

@@ -7,8 +7,8 @@ use aws_sdk_cloudformation::types::{
     Capability, Change, ChangeSetStatus, ChangeSetType, ExecutionStatus, Parameter,
 };
 
-use crate::aws::config_bucket;
 use crate::aws::stack;
+use crate::commands::config_bucket;
 use crate::commands::rollout::{changed_parameters, current_idle, resolve};
 use crate::config::Deploy;
 use crate::error::Error;

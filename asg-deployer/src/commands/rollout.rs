@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use tokio::time::Instant;
 
-use crate::aws::config_bucket;
 use crate::aws::stack::{self, StackInfo};
+use crate::commands::config_bucket;
 use crate::config::Deploy;
 use crate::config::image::{Arch, BaseImage};
 use crate::error::{Error, humanize};
@@ -538,7 +538,7 @@ async fn vpc_of(session: &Session<'_>, subnets: &[String]) -> Result<String, Err
         )));
     }
     let vpc = vpcs.into_iter().next().unwrap_or_default().to_string();
-    for warning in crate::aws::egress::warnings(session, &vpc, &found).await {
+    for warning in crate::commands::egress::warnings(session, &vpc, &found).await {
         session.display.line(format!("Warning: {warning}"));
     }
     Ok(vpc)
