@@ -58,7 +58,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_match_the_readme() {
+    fn codes_are_the_documented_ones() {
         assert_eq!(ExitCode::Success.code(), 0);
         assert_eq!(ExitCode::StackFailed.code(), 1);
         assert_eq!(ExitCode::Refused.code(), 2);
