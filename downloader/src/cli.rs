@@ -133,7 +133,7 @@ impl Cli {
     /// Parses the process's arguments, as [`Parser::parse`] does (printing clap's own errors and
     /// exiting 2), and also records the order of the flags whose meaning depends on it.
     pub fn parse_args() -> Cli {
-        Self::from_matches(Self::command().get_matches())
+        Self::from_matches(Self::command().get_matches()).unwrap_or_else(|e| e.exit())
     }
 
     /// [`Self::parse_args`] for a given argument list.
@@ -142,13 +142,11 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        Ok(Self::from_matches(
-            Self::command().try_get_matches_from(args)?,
-        ))
+        Self::from_matches(Self::command().try_get_matches_from(args)?)
     }
 
-    fn from_matches(matches: clap::ArgMatches) -> Cli {
-        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    fn from_matches(matches: clap::ArgMatches) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::from_arg_matches(&matches)?;
         let mut filters: Vec<(usize, FilterRule, String)> = Vec::new();
         for (id, rule) in [
             ("include", FilterRule::Include),
@@ -165,7 +163,7 @@ impl Cli {
             .into_iter()
             .map(|(_, rule, glob)| (rule, glob))
             .collect();
-        cli
+        Ok(cli)
     }
 }
 
