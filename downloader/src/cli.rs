@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Download many http, https and s3 URLs concurrently: each distinct URL once, written atomically,
 /// verified, retried when the failure is transient, resumed when interrupted.
@@ -15,7 +15,20 @@ pub struct Cli {
     #[arg(short = 'u', long = "url", value_name = "URL", num_args = 1..)]
     pub urls: Vec<String>,
 
+    /// Name the file of the URL given just before (as wget's -O does; curl's -O means the opposite,
+    /// "name it after the URL", which fetch always does otherwise). A plain name: no '/', not '..'.
+    /// Repeatable, once per URL; no two URLs may get the same name.
+    #[arg(short = 'O', long = "output", value_name = "NAME")]
+    pub output_names: Vec<String>,
+
+    /// For each -O in order: the index in `urls` of the URL given before it, if any (filled by
+    /// [`Cli::parse_args`]).
+    #[arg(skip)]
+    pub named: Vec<(Option<usize>, String)>,
+
     /// Read URLs from FILE, one per line ("-" reads standard input); blank lines and lines starting with # are ignored.
+    /// Indented lines under a URL give options for it alone, as aria2c's input files do:
+    /// "  out=NAME" names its file, "  sha256=HEX" is the same as #sha256=HEX on the URL.
     #[arg(short = 'i', long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
 
@@ -92,6 +105,37 @@ pub struct Cli {
     /// own logs); FETCH_LOG takes a tracing filter such as `downloader=debug`.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+impl Cli {
+    /// Parses the process's arguments, as [`Parser::parse`] does (printing clap's own errors and
+    /// exiting 2), and also records which URL each `-O` follows, which clap's struct loses.
+    pub fn parse_args() -> Cli {
+        Self::from_matches(Self::command().get_matches()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// [`Self::parse_args`] for a given argument list.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::from_matches(Self::command().try_get_matches_from(args)?)
+    }
+
+    fn from_matches(matches: clap::ArgMatches) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        let url_at: Vec<usize> = matches
+            .indices_of("urls")
+            .map_or(Vec::new(), Iterator::collect);
+        if let Some(name_at) = matches.indices_of("output_names") {
+            cli.named = name_at
+                .zip(&cli.output_names)
+                .map(|(at, name)| (url_at.iter().rposition(|&u| u < at), name.clone()))
+                .collect();
+        }
+        Ok(cli)
+    }
 }
 
 const AFTER_HELP: &str = "\

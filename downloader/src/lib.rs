@@ -76,7 +76,7 @@ fn create_output_dir(dir: &std::path::Path) -> Result<()> {
 pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     let started = Instant::now();
     create_output_dir(&config.output_dir)?;
-    let entries = plan::parse(&config.urls);
+    let entries = plan::parse_wanted(&config.urls);
     let needs_s3 = entries.iter().any(|e| {
         matches!(
             e,

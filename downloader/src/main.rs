@@ -4,7 +4,6 @@
 
 use std::io::Write;
 
-use clap::Parser;
 use downloader::cli::Cli;
 use downloader::config::Config;
 use downloader::error::Error;
@@ -13,7 +12,7 @@ use downloader::stop::{Stop, StopReason};
 
 fn main() -> std::process::ExitCode {
     // clap prints its own usage errors and exits with 2, help and version with 0.
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     init_logging(cli.verbose);
     let config = match Config::from_cli(cli) {
         Ok(config) => config,

@@ -2,6 +2,7 @@
 //! [`Config`] it never has to check again.
 
 pub mod header;
+pub mod wanted;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 
 use crate::cli::Cli;
+use crate::config::wanted::Wanted;
 use crate::error::{Error, Result};
 use crate::source::tls::CaCert;
 
@@ -32,8 +34,9 @@ pub struct S3Settings {
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The URLs in the order given: command line first, then the input file.
-    pub urls: Vec<String>,
+    /// The URLs in the order given, command line first, then the input file, each with the
+    /// options given for it alone (checked: names are plain and distinct).
+    pub urls: Vec<Wanted>,
     /// Where files are written.
     pub output_dir: PathBuf,
     /// Files downloading at once (at least 1).
@@ -70,11 +73,13 @@ const MIN_PART_SIZE: u64 = 64 * 1024;
 impl Config {
     /// Checks the command line and reads the input file. Errors are usage errors (exit code 2).
     pub fn from_cli(cli: Cli) -> Result<Config> {
-        let mut urls: Vec<String> = cli.urls.iter().map(|u| u.trim().to_string()).collect();
+        let mut urls: Vec<Wanted> = cli.urls.iter().map(|u| Wanted::url(u.trim())).collect();
+        wanted::attach_names(&mut urls, &cli.named)?;
         if let Some(path) = &cli.input_file {
             urls.extend(read_url_list(path)?);
         }
-        urls.retain(|u| !u.is_empty());
+        urls.retain(|u| !u.url.is_empty());
+        wanted::check_all(&urls)?;
         if urls.is_empty() {
             return Err(Error::Usage(
                 "no URL given; pass one or more with -u URL or a list with -i FILE".into(),
@@ -167,8 +172,8 @@ fn parse_size(text: &str) -> Result<u64> {
     Ok(size.as_u64())
 }
 
-/// Reads a URL list: one per line, `#` comments and blank lines skipped, `-` is standard input.
-fn read_url_list(path: &PathBuf) -> Result<Vec<String>> {
+/// Reads a URL list (see [`wanted::parse_list`]); `-` is standard input.
+fn read_url_list(path: &PathBuf) -> Result<Vec<Wanted>> {
     let text = if path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -183,12 +188,12 @@ fn read_url_list(path: &PathBuf) -> Result<Vec<String>> {
             ))
         })?
     };
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(String::from)
-        .collect())
+    let source = if path.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
+    wanted::parse_list(&text, &source)
 }
 
 fn read_ca_cert(path: &PathBuf) -> Result<CaCert> {
@@ -205,12 +210,11 @@ fn read_ca_cert(path: &PathBuf) -> Result<CaCert> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn config(args: &[&str]) -> Result<Config> {
         let mut argv = vec!["fetch"];
         argv.extend_from_slice(args);
-        Config::from_cli(Cli::try_parse_from(argv).expect("clap accepts the arguments"))
+        Config::from_cli(Cli::try_parse_args(argv).expect("clap accepts the arguments"))
     }
 
     #[test]
@@ -250,7 +254,33 @@ mod tests {
         let list = dir.path().join("urls.txt");
         std::fs::write(&list, "# comment\n\nhttp://x/a\n  http://x/b  \n").unwrap();
         let cfg = config(&["-u", "http://x/c", "-i", list.to_str().unwrap()]).unwrap();
-        assert_eq!(cfg.urls, vec!["http://x/c", "http://x/a", "http://x/b"]);
+        let urls: Vec<&str> = cfg.urls.iter().map(|w| w.url.as_str()).collect();
+        assert_eq!(urls, vec!["http://x/c", "http://x/a", "http://x/b"]);
+    }
+
+    #[test]
+    fn dash_o_names_the_url_before_it() {
+        let cfg = config(&[
+            "-u",
+            "http://x/a",
+            "http://x/b",
+            "-O",
+            "b.bin",
+            "-u",
+            "http://x/c",
+        ])
+        .unwrap();
+        let names: Vec<Option<&str>> = cfg.urls.iter().map(|w| w.name.as_deref()).collect();
+        assert_eq!(names, vec![None, Some("b.bin"), None]);
+        for bad in [
+            vec!["-O", "first", "-u", "http://x/a"],
+            vec!["-u", "http://x/a", "-O", "one", "-O", "two"],
+            vec!["-u", "http://x/a", "-O", "f", "-u", "http://x/b", "-O", "f"],
+            vec!["-u", "http://x/a", "-O", "../f"],
+            vec!["-u", "s3://bucket/prefix/", "-O", "f"],
+        ] {
+            assert!(matches!(config(&bad), Err(Error::Usage(_))), "{bad:?}");
+        }
     }
 
     #[test]
