@@ -66,6 +66,22 @@ pub struct Cli {
     #[arg(short = 'x', long, value_name = "N")]
     pub max_connections_per_file: Option<usize>,
 
+    /// Cap the whole run's download rate at RATE a second (e.g. 10MiB, 500KiB), shared by all
+    /// files and parts: for a boot script that must not starve the service beside it, or a
+    /// metered link. Smooth at the one-second scale.
+    #[arg(long, value_name = "RATE")]
+    pub limit_rate: Option<String>,
+
+    /// Fail a file whose announced size is larger than SIZE (e.g. 2GiB) before any byte of it is
+    /// written, and one that grows past SIZE while arriving at that point; nothing of it is kept.
+    #[arg(long, value_name = "SIZE")]
+    pub max_filesize: Option<String>,
+
+    /// Never replace a file that exists already: its URL is reported skipped, with the reason.
+    /// (By default a file there is replaced once the new one is complete and verified.)
+    #[arg(long)]
+    pub no_clobber: bool,
+
     /// Send this header with every http(s) request, as 'Name: value' (repeatable); @FILE reads one
     /// per line, keeping secrets out of the process list. Sent to each URL's own scheme, host and
     /// port only: a redirect elsewhere drops it.

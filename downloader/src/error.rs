@@ -120,6 +120,23 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The file is larger than `--max-filesize` allows.
+    #[error("the file is {size} bytes, more than --max-filesize {max}; nothing of it was kept")]
+    TooLarge {
+        /// Its announced size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+
+    /// The file grew past `--max-filesize` while arriving.
+    #[error("the file grew past --max-filesize {0} bytes while arriving; nothing of it was kept")]
+    GrewTooLarge(u64),
+
+    /// `--no-clobber`: the target appeared while the file downloaded, and was kept.
+    #[error("{} exists already, and --no-clobber keeps it", .0.display())]
+    Exists(PathBuf),
+
     /// The name the URL would be saved under is not a safe file name.
     #[error("{0}")]
     UnsafeName(String),
@@ -198,7 +215,10 @@ impl Error {
     pub fn is_corrupt_data(&self) -> bool {
         matches!(
             self,
-            Error::ChecksumMismatch { .. } | Error::StoredChecksumMismatch { .. }
+            Error::ChecksumMismatch { .. }
+                | Error::StoredChecksumMismatch { .. }
+                | Error::TooLarge { .. }
+                | Error::GrewTooLarge(_)
         )
     }
 

@@ -226,6 +226,11 @@ async fn run_entries(
             retries: config.retries,
             idle_timeout: config.idle_timeout,
             lanes: lanes.clone(),
+            rate: config
+                .limit_rate
+                .map(|rate| Arc::new(transfer::rate::RateLimit::new(rate))),
+            max_filesize: config.max_filesize,
+            no_clobber: config.no_clobber,
         },
         output_dir: config.output_dir.clone(),
         leftovers,
@@ -300,8 +305,14 @@ impl Pool {
                 key.clone(),
             )),
         };
-        let job_progress = self.progress.job(job.shown.clone());
         let paths = transfer::paths::Paths::new(&self.output_dir, &job.target);
+        if self.settings.no_clobber && std::fs::symlink_metadata(&paths.target).is_ok() {
+            return Outcome {
+                path: Some(paths.target),
+                ..Outcome::not_run(job.shown, Status::Skipped, NO_CLOBBER.into())
+            };
+        }
+        let job_progress = self.progress.job(job.shown.clone());
         let may_resume = self.leftovers.may_have_state(&paths);
         let result = transfer::download(
             &job,
@@ -318,6 +329,9 @@ impl Pool {
         outcome
     }
 }
+
+/// Why `--no-clobber` skipped a URL.
+const NO_CLOBBER: &str = "the file exists already, and --no-clobber keeps it";
 
 fn rejected(shown: String, why: Rejection) -> Outcome {
     match why {
@@ -350,6 +364,11 @@ fn outcome_of(job: Job, result: Result<transfer::Delivered>, progress: &JobProgr
             resumed_bytes: done.resumed_from,
             already_present: done.already_present,
             retries: done.retries,
+        },
+        Err(Error::Exists(path)) => Outcome {
+            elapsed,
+            path: Some(path),
+            ..Outcome::not_run(job.shown, Status::Skipped, NO_CLOBBER.into())
         },
         Err(err) => Outcome {
             elapsed,

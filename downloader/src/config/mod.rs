@@ -55,6 +55,12 @@ pub struct Config {
     /// limit depends on whether the server is on this machine (see
     /// [`crate::transfer::layout::Connections`]).
     pub connections_per_file: Option<usize>,
+    /// The whole run's download rate cap in bytes a second (`--limit-rate`).
+    pub limit_rate: Option<u64>,
+    /// The largest file accepted (`--max-filesize`).
+    pub max_filesize: Option<u64>,
+    /// Keep files that exist already (`--no-clobber`).
+    pub no_clobber: bool,
     /// Extra trusted CA certificates (`--ca-cert`).
     pub ca_cert: Option<CaCert>,
     /// Extra headers for http(s) requests (`--header`), for each URL's own origin only.
@@ -94,6 +100,16 @@ impl Config {
             ));
         }
         let part_size = parse_size(&cli.part_size)?;
+        let limit_rate = cli
+            .limit_rate
+            .as_deref()
+            .map(|rate| positive_size("--limit-rate", rate))
+            .transpose()?;
+        let max_filesize = cli
+            .max_filesize
+            .as_deref()
+            .map(|size| positive_size("--max-filesize", size))
+            .transpose()?;
         let ca_cert = match &cli.ca_cert {
             Some(path) => Some(read_ca_cert(path)?),
             None => None,
@@ -128,6 +144,9 @@ impl Config {
                 .transpose()?,
             part_size,
             connections_per_file: cli.max_connections_per_file,
+            limit_rate,
+            max_filesize,
+            no_clobber: cli.no_clobber,
             ca_cert,
             headers: crate::config::header::parse(&cli.headers)?,
             s3: S3Settings {
@@ -170,6 +189,16 @@ fn parse_size(text: &str) -> Result<u64> {
         )));
     }
     Ok(size.as_u64())
+}
+
+/// A size above zero such as `10MiB`, `500KiB`, `1048576`, for `flag`.
+fn positive_size(flag: &str, text: &str) -> Result<u64> {
+    match text.trim().parse::<bytesize::ByteSize>() {
+        Ok(size) if size.as_u64() > 0 => Ok(size.as_u64()),
+        _ => Err(Error::Usage(format!(
+            "{flag} {text} is not a size above zero; write it like 10MiB, 500KiB or 1048576"
+        ))),
+    }
 }
 
 /// Reads a URL list (see [`wanted::parse_list`]); `-` is standard input.
@@ -223,6 +252,30 @@ mod tests {
         assert_eq!(parse_size("524288").unwrap(), 524_288);
         assert!(parse_size("1KiB").is_err());
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn rates_and_limits_parse_like_part_sizes() {
+        assert_eq!(positive_size("--limit-rate", "10MiB").unwrap(), 10 << 20);
+        assert_eq!(positive_size("--limit-rate", "500KiB").unwrap(), 500 << 10);
+        assert_eq!(positive_size("--limit-rate", " 1000 ").unwrap(), 1000);
+        for bad in ["0", "fast", "-1KiB", ""] {
+            let err = positive_size("--limit-rate", bad).unwrap_err();
+            assert!(err.to_string().starts_with("--limit-rate"), "{err}");
+        }
+        let cfg = config(&[
+            "-u",
+            "http://x/a",
+            "--limit-rate",
+            "1MiB",
+            "--max-filesize",
+            "1KB",
+        ]);
+        let cfg = cfg.unwrap();
+        assert_eq!(
+            (cfg.limit_rate, cfg.max_filesize),
+            (Some(1 << 20), Some(1000))
+        );
     }
 
     #[test]
