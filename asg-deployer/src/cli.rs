@@ -1,4 +1,7 @@
 //! The raw command line: clap's view of flags and environment variables, checked later by `config`.
+// The doc comments here are clap's help text, written for a terminal: `<hex>` is a placeholder
+// there, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 
-/// How `asg-deploy` ends; the integers are part of its interface (see the README).
+/// How `asg-deploy` ends; the integers are part of its interface (see docs/asg-deploy.md, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     /// The command did what was asked, including "nothing to update".
@@ -58,7 +58,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_match_the_readme() {
+    fn codes_are_the_documented_ones() {
         assert_eq!(ExitCode::Success.code(), 0);
         assert_eq!(ExitCode::StackFailed.code(), 1);
         assert_eq!(ExitCode::Refused.code(), 2);

@@ -1,38 +1,32 @@
 //! asg-deploy: blue/green rollout of an EC2 Auto Scaling group behind HTTPS, through CloudFormation.
 //!
-//! Data flows one way: `cli` (raw flags) -> `config` (checked settings) -> `rollout`, `plan`,
-//! `status` (the commands) -> `events` (live stack events) -> `health` -> `exit_code`.
-//! `template` owns the embedded templates and boot assets, `config_bucket` the bucket stack and
-//! uploads, `image` the stock images, `fetch_binary` the fetch shipped with a build, `stack` the
-//! reading of stacks, `aws` the clients, `error` the one error type.
+//! Data flows one way, and the folders follow it: [`cli`] (raw flags) -> [`config`] (checked
+//! settings, with the stock images and the fetch shipped with a build) -> [`template`] (templates,
+//! boot assets and parameters) -> [`commands`] (`create`, `update`, `delete`, `plan`, `status`,
+//! and their shared steps: the config bucket, the subnets' way out) -> [`watch`] (live stack
+//! events, then the fleet's health) -> [`exit_code`]. Beneath them, [`aws`]: the clients and the
+//! reading of stacks. Beside the flow: [`session`] (what one invocation carries), [`progress`]
+//! (output) and [`error`] (the one error type).
 
 pub mod aws;
 pub mod cli;
+pub mod commands;
 pub mod config;
-pub mod config_bucket;
-pub mod egress;
 pub mod error;
-pub mod events;
 pub mod exit_code;
-pub mod fetch_binary;
-pub mod health;
-pub mod image;
-pub mod plan;
 pub mod progress;
-pub mod rollout;
 pub mod session;
-pub mod shapes;
-pub mod stack;
-pub mod status;
 pub mod template;
+pub mod watch;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::Clients;
 use crate::cli::Command;
+use crate::commands::{plan, rollout, status};
 use crate::config::Config;
+use crate::config::image::BaseImage;
 use crate::error::Error;
-use crate::image::BaseImage;
 use crate::progress::Display;
 use crate::session::Session;
 use crate::template::Resolved;

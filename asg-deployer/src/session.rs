@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::Clients;
 use crate::config::Target;
 use crate::error::Error;
-use crate::events::POLL_INTERVAL;
 use crate::progress::Display;
+use crate::watch::events::POLL_INTERVAL;
 
 /// The context of one command.
 pub struct Session<'a> {

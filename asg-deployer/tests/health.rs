@@ -102,14 +102,14 @@ async fn check(moto: &Moto, app: &HttpsApp, ca: &std::path::Path, build: u64) ->
     };
     let config = Config::from_settings(Command::Status { watch: false }, &settings).unwrap();
     let clients = moto.clients();
-    let info = asg_deployer::stack::describe(&clients.cfn, "web")
+    let info = asg_deployer::aws::stack::describe(&clients.cfn, "web")
         .await
         .unwrap()
         .unwrap();
     let (display, _) = Display::capture();
     let mut session = Session::new(&clients, &config.target, &display, CancellationToken::new());
     session.poll = Duration::from_millis(10);
-    asg_deployer::health::check(&session, &info, build).await
+    asg_deployer::watch::health::check(&session, &info, build).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,10 +27,10 @@ use asg_deployer::aws::Clients;
 use asg_deployer::cli::{Command, Settings};
 use asg_deployer::config::{Config, Target};
 use asg_deployer::error::Error;
-use asg_deployer::events::{POLL_INTERVAL, WatchEnd, Watcher};
 use asg_deployer::exit_code::ExitCode;
 use asg_deployer::progress::Display;
 use asg_deployer::session::Session;
+use asg_deployer::watch::events::{POLL_INTERVAL, WatchEnd, Watcher};
 
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/web/0a1b2c3d";
 
@@ -226,7 +226,7 @@ async fn a_failed_build_rolls_back_and_names_the_first_failure() {
     let target = target("30m");
     let (display, captured) = Display::capture();
     let session = Session::new(&clients, &target, &display, CancellationToken::new());
-    let err = asg_deployer::rollout::follow(&session, STACK_ID, None, true)
+    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true)
         .await
         .unwrap_err();
     match &err {
@@ -276,7 +276,7 @@ async fn past_the_timeout_the_update_is_cancelled_and_rolled_back() {
     let (display, captured) = Display::capture();
     let session = Session::new(&clients, &target, &display, CancellationToken::new());
     let started = Instant::now();
-    let err = asg_deployer::rollout::follow(&session, STACK_ID, None, true)
+    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true)
         .await
         .unwrap_err();
     let waited = started.elapsed();
@@ -389,7 +389,7 @@ async fn ctrl_c_stops_watching_and_says_how_to_resume() {
         tokio::time::sleep(Duration::from_secs(12)).await;
         press.cancel();
     });
-    let err = asg_deployer::rollout::follow(&session, STACK_ID, None, true)
+    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true)
         .await
         .unwrap_err();
     assert_eq!(ExitCode::from_error(&err), ExitCode::Interrupted);
@@ -420,7 +420,7 @@ async fn a_busy_stack_is_refused_with_its_state() {
     let target = waiting_target(false);
     let (display, _) = Display::capture();
     let session = Session::new(&clients, &target, &display, CancellationToken::new());
-    let err = asg_deployer::rollout::current_idle(&session)
+    let err = asg_deployer::commands::rollout::current_idle(&session)
         .await
         .unwrap_err();
     assert_eq!(
@@ -468,7 +468,7 @@ async fn wait_for_idle_follows_the_busy_stack_to_its_end() {
     let (display, captured) = Display::capture();
     let session = Session::new(&clients, &target, &display, CancellationToken::new());
     let started = Instant::now();
-    let info = asg_deployer::rollout::current_idle(&session)
+    let info = asg_deployer::commands::rollout::current_idle(&session)
         .await
         .unwrap()
         .expect("the stack");
@@ -502,7 +502,7 @@ async fn a_stack_busy_past_the_timeout_is_refused() {
     target.timeout = Duration::from_secs(60);
     let (display, _) = Display::capture();
     let session = Session::new(&clients, &target, &display, CancellationToken::new());
-    let err = asg_deployer::rollout::current_idle(&session)
+    let err = asg_deployer::commands::rollout::current_idle(&session)
         .await
         .unwrap_err();
     assert_eq!(
@@ -619,7 +619,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     let (display, captured) = Display::capture();
     let mut session = Session::new(&clients, &config.target, &display, CancellationToken::new());
     session.poll = Duration::from_millis(10);
-    asg_deployer::rollout::create(&session, config.deploy.as_ref().unwrap())
+    asg_deployer::commands::rollout::create(&session, config.deploy.as_ref().unwrap())
         .await
         .unwrap();
 

@@ -10,7 +10,7 @@ use common::{
 /// Name, build tag, launch template version and desired size of the stack's current group.
 async fn group(moto: &Moto, stack: &str) -> (String, String, String, i32) {
     let clients = moto.clients();
-    let info = asg_deployer::stack::describe(&clients.cfn, stack)
+    let info = asg_deployer::aws::stack::describe(&clients.cfn, stack)
         .await
         .unwrap()
         .expect("the stack exists");
@@ -113,7 +113,7 @@ async fn rollout_lifecycle() {
     asg_deploy(&["update"], &scaled)
         .expect_code(0)
         .expect_output("Same build 2: changing ScaleUpThreshold, ScalingPeriodSeconds in place");
-    let stored = asg_deployer::stack::describe(&moto.clients().cfn, "web")
+    let stored = asg_deployer::aws::stack::describe(&moto.clients().cfn, "web")
         .await
         .unwrap()
         .unwrap()
@@ -143,13 +143,13 @@ async fn rollout_lifecycle() {
         .expect_output("Deleted stack web");
     let clients = moto.clients();
     assert!(
-        asg_deployer::stack::describe(&clients.cfn, "web")
+        asg_deployer::aws::stack::describe(&clients.cfn, "web")
             .await
             .unwrap()
             .is_none_or(|s| s.status == "DELETE_COMPLETE")
     );
     assert!(
-        asg_deployer::stack::describe(&clients.cfn, "web-config")
+        asg_deployer::aws::stack::describe(&clients.cfn, "web-config")
             .await
             .unwrap()
             .is_some()
@@ -180,7 +180,7 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
     asg_deploy(&["update"], &deploy_env(&moto, &net, "shop", 5)).expect_code(0);
 
     let clients = moto.clients();
-    let bucket = asg_deployer::config_bucket::existing(
+    let bucket = asg_deployer::commands::config_bucket::existing(
         &clients,
         &asg_deployer::config::Config::from_settings(
             asg_deployer::cli::Command::Status { watch: false },
@@ -197,7 +197,7 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
     .expect("the config bucket stack has its bucket");
 
     // moto applies encryption and tags of the bucket template (the rest is checked on the
-    // template itself in template.rs).
+    // template itself in src/template/mod.rs).
     let enc = clients
         .s3
         .get_bucket_encryption()
@@ -247,7 +247,7 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
             "builds/5/app.service"
         ]
     );
-    for (file, body) in asg_deployer::config_bucket::build_files("app") {
+    for (file, body) in asg_deployer::commands::config_bucket::build_files("app") {
         let got = clients
             .s3
             .get_object()
@@ -264,7 +264,7 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
         assert_eq!(got.as_ref(), body.as_bytes(), "{file}");
     }
     // The stack's instance role may read only its own build's prefix.
-    let info = asg_deployer::stack::describe(&clients.cfn, "shop")
+    let info = asg_deployer::aws::stack::describe(&clients.cfn, "shop")
         .await
         .unwrap()
         .unwrap();
@@ -280,7 +280,7 @@ async fn plan_lists_changes_and_leaves_nothing_behind() {
     plan.expect_code(0)
         .expect_output("Parameter BuildNumber: 1 -> 2");
     let clients = moto.clients();
-    let info = asg_deployer::stack::describe(&clients.cfn, "api")
+    let info = asg_deployer::aws::stack::describe(&clients.cfn, "api")
         .await
         .unwrap()
         .unwrap();
@@ -359,7 +359,7 @@ async fn subnets_in_one_zone_are_refused_before_any_change() {
         .expect_output("SUBNETS are all in us-east-1a");
     let clients = moto.clients();
     assert!(
-        asg_deployer::stack::describe(&clients.cfn, "web-config")
+        asg_deployer::aws::stack::describe(&clients.cfn, "web-config")
             .await
             .unwrap()
             .is_none(),
@@ -390,7 +390,7 @@ async fn group_launch_data(
     stack: &str,
 ) -> (String, aws_sdk_ec2::types::ResponseLaunchTemplateData) {
     let clients = moto.clients();
-    let info = asg_deployer::stack::describe(&clients.cfn, stack)
+    let info = asg_deployer::aws::stack::describe(&clients.cfn, stack)
         .await
         .unwrap()
         .unwrap();
@@ -540,7 +540,7 @@ async fn ubuntu_ami_is_resolved_from_ssm_printed_and_pinned() {
 /// The stack's FetchUrl and FetchSha256 and the bytes of `builds/<build>/fetch` in its bucket.
 async fn shipped_fetch(moto: &Moto, stack: &str, build: u64) -> (String, String, Vec<u8>) {
     let clients = moto.clients();
-    let info = asg_deployer::stack::describe(&clients.cfn, stack)
+    let info = asg_deployer::aws::stack::describe(&clients.cfn, stack)
         .await
         .unwrap()
         .unwrap();
@@ -633,7 +633,7 @@ async fn extra_security_groups_and_ssh_reach_the_instances() {
     asg_deploy(&["create"], &env).expect_code(0);
 
     let clients = moto.clients();
-    let info = asg_deployer::stack::describe(&clients.cfn, "web")
+    let info = asg_deployer::aws::stack::describe(&clients.cfn, "web")
         .await
         .unwrap()
         .unwrap();

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the paths set here are used by bench/run, which sources this file
 # Installs the benchmark's servers and peer tools, idempotently: Debian packages, PyPI tools,
 # and s3s-fs built from its crate source with a larger read buffer (bench/.tools).
 

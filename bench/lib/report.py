@@ -2,8 +2,12 @@
 """Turns the benchmark's per-run TSV into the results table and the target checks, as Markdown.
 
 Usage: report.py RESULTS_TSV WORKLOADS_TSV HEADER_FILE OUT_MD
-RESULTS_TSV lines: workload, tool, round, start, end, gnu_time_elapsed, peak_rss_kib, status, bytes
-(round 0 is the warm-up and is left out). WORKLOADS_TSV lines: workload, title, in run order.
+RESULTS_TSV lines, tab-separated, one per run: workload, tool, round, start, end (bash's
+$EPOCHREALTIME before and after, s), gnu_time_elapsed (GNU time's %e, s), peak_rss_kib (%M), status
+(ok or failed), bytes (the workload's), user_s, sys_s (GNU time's %U and %S: CPU time in user and
+kernel mode, s, 10 ms resolution). Round 0 is the warm-up and is left out. Files written before the
+last two columns existed (9 columns) are read too; their tables have no CPU columns.
+WORKLOADS_TSV lines: workload, title, in run order.
 The table is printed and written to OUT_MD, after the header lines (command, date, machine).
 """
 import statistics
@@ -23,11 +27,18 @@ class Stats:
         self.ok = len(ok)
         self.walls = [r["end"] - r["start"] for r in ok]
         self.rss = [r["rss_kib"] / 1024 for r in ok]
+        # User + system CPU time; None where the TSV has no CPU columns.
+        self.cpus = [r["cpu"] for r in ok if r["cpu"] is not None]
         self.bytes = rows[0]["bytes"]
 
     @property
     def median(self):
         return statistics.median(self.walls) if self.walls else None
+
+    @property
+    def cpu(self):
+        """Median CPU time (user + system), s."""
+        return statistics.median(self.cpus) if self.cpus else None
 
     @property
     def throughput(self):
@@ -36,43 +47,66 @@ class Stats:
 
 
 def load(path):
+    """The measured runs by (workload, tool), and each workload's tools in run order."""
     runs = defaultdict(list)
     tool_order = defaultdict(list)
     with open(path) as f:
-        for line in f:
-            w, tool, rnd, start, end, _elapsed, rss, status, nbytes = line.rstrip("\n").split("\t")
+        for n, line in enumerate(f, 1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) == 9:
+                fields += ["", ""]
+            if len(fields) != 11:
+                sys.exit(f"{path}:{n}: {len(fields)} columns, expected 11 (or 9 from before CPU time was measured)")
+            w, tool, rnd, start, end, _elapsed, rss, status, nbytes, user, system = fields
             if tool not in tool_order[w]:
                 tool_order[w].append(tool)
             if int(rnd) == 0:
                 continue
+            cpu = float(user) + float(system) if user and system else None
             runs[(w, tool)].append(
                 {"start": float(start), "end": float(end), "rss_kib": int(rss or 0),
-                 "status": status, "bytes": int(nbytes)}
+                 "status": status, "bytes": int(nbytes), "cpu": cpu}
             )
     return runs, tool_order
+
+
+def ratio(x, base):
+    """x / base with two decimals, or '-' when either is missing or base is zero."""
+    return f"{x / base:.2f}" if x is not None and base else "-"
 
 
 def fmt_s(x):
     return "-" if x is None else f"{x:.3f}"
 
 
-def table(w, title, tools, stats):
+def table(w, title, tools, stats, with_cpu):
+    """One workload's table; with_cpu adds the CPU time columns (the TSV has them)."""
     fetch = stats.get((w, "fetch"))
+    cpu_head, cpu_align = (" median CPU s |", "---:|") if with_cpu else ("", "")
+    cpu_ratio_head, cpu_ratio_align = (" CPU / fetch |", "---:|") if with_cpu else ("", "")
     lines = [f"### {title}", "",
-             "| tool | median s | min-max s | median peak RSS MiB | throughput MiB/s | time / fetch | runs ok |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             f"| tool | median s | min-max s |{cpu_head} median peak RSS MiB | throughput MiB/s "
+             f"| time / fetch |{cpu_ratio_head} runs ok |",
+             f"|---|---:|---:|{cpu_align}---:|---:|---:|{cpu_ratio_align}---:|"]
     for tool in tools:
         s = stats.get((w, tool))
         if s is None:
             continue
+        cpu = cpu_ratio = "-"
         if s.walls:
             span = f"{min(s.walls):.3f}-{max(s.walls):.3f}"
             rss = f"{statistics.median(s.rss):.1f}"
             thr = f"{s.throughput:.0f}" if s.throughput >= 10 else f"{s.throughput:.1f}"
-            ratio = f"{s.median / fetch.median:.2f}" if fetch and fetch.median else "-"
+            time_ratio = ratio(s.median, fetch.median if fetch else None)
+            if s.cpu is not None:
+                cpu = f"{s.cpu:.2f}"
+                cpu_ratio = ratio(s.cpu, fetch.cpu if fetch else None)
         else:
-            span = rss = thr = ratio = "-"
-        lines.append(f"| {tool} | {fmt_s(s.median)} | {span} | {rss} | {thr} | {ratio} | {s.ok}/{s.runs} |")
+            span = rss = thr = time_ratio = "-"
+        cpu_cell = f" {cpu} |" if with_cpu else ""
+        cpu_ratio_cell = f" {cpu_ratio} |" if with_cpu else ""
+        lines.append(f"| {tool} | {fmt_s(s.median)} | {span} |{cpu_cell} {rss} | {thr} "
+                     f"| {time_ratio} |{cpu_ratio_cell} {s.ok}/{s.runs} |")
     return lines
 
 
@@ -139,8 +173,9 @@ def main():
     with open(header) as f:
         lines = f.read().rstrip("\n").split("\n") + [""]
     order = [w for w, _ in titles]
+    with_cpu = any(r["cpu"] is not None for rows in runs.values() for r in rows)
     for w, title in titles:
-        lines += table(w, title, tool_order[w], stats) + [""]
+        lines += table(w, title, tool_order[w], stats, with_cpu) + [""]
     lines += targets(order, tool_order, stats)
     text = "\n".join(lines).rstrip("\n") + "\n"
     sys.stdout.write(text)

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034,SC2153 # S3_BUCKET is used and HTTP_ROOT set by bench/run, which sources this file
 # The two servers the tools download from, on loopback with free ports: nginx for http and s3s-fs for
 # s3. Both serve from the tmpfs scratch directory, so neither disk nor network is what is measured.
 

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the paths set here are used by bench/run, which sources this file
 # The workloads of issue 3 (W0-W4 and the reference limits REF): their data, the peer tools each is
 # run with, each tool's command line at concurrency 16, and the check that a run's files are exact.
 

@@ -32,9 +32,16 @@ pub struct Cli {
     #[arg(short = 'i', long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
 
-    /// Directory the files are written to; created if missing.
+    /// Directory the files are written to; created if missing. "-" writes the one URL's bytes to
+    /// standard output instead (as --stdout).
     #[arg(short = 'o', long, value_name = "DIR", default_value = ".")]
     pub output_dir: PathBuf,
+
+    /// Write the one URL's bytes to standard output, in order, and nothing else (the report goes
+    /// to standard error). Retries continue from the last byte written when the server allows
+    /// it; a failure after the first byte exits 1 and says how many bytes were written.
+    #[arg(long, conflicts_with_all = ["output_dir", "json", "no_clobber", "dry_run", "output_names"])]
+    pub stdout: bool,
 
     /// How many files download at once.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 8)]
@@ -109,6 +116,32 @@ pub struct Cli {
     #[arg(long)]
     pub no_sign_request: bool,
 
+    /// Download only the objects of an s3://bucket/prefix/ listing whose key, relative to the
+    /// prefix, matches GLOB (`*` also matches `/`; `?`, `[abc]`, `{a,b}`). Repeatable, and evaluated
+    /// in order with --exclude: the last filter that matches a key decides. Keys no filter matches
+    /// are downloaded, unless the first filter is an --include.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out the objects of an s3://bucket/prefix/ listing whose key, relative to the prefix,
+    /// matches GLOB. Repeatable; see --include for the order.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Ask S3 for objects of a Requester Pays bucket, agreeing that the requests and the data
+    /// are billed to the caller's account.
+    #[arg(long)]
+    pub request_payer: bool,
+
+    /// Print what would be downloaded where, after listing s3 prefixes and resolving names and
+    /// conflicts, and exit: nothing is downloaded or written.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The --include and --exclude filters in the order given (filled by [`Cli::parse_args`]).
+    #[arg(skip)]
+    pub filters: Vec<(FilterRule, String)>,
+
     /// Print the final report as one JSON document on standard output.
     #[arg(long)]
     pub json: bool,
@@ -123,9 +156,19 @@ pub struct Cli {
     pub verbose: u8,
 }
 
+/// Whether a filter takes matching keys in or leaves them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterRule {
+    /// `--include`.
+    Include,
+    /// `--exclude`.
+    Exclude,
+}
+
 impl Cli {
     /// Parses the process's arguments, as [`Parser::parse`] does (printing clap's own errors and
-    /// exiting 2), and also records which URL each `-O` follows, which clap's struct loses.
+    /// exiting 2), and also records which URL each `-O` follows and the order of `--include`/`--exclude`,
+    /// which clap's struct loses.
     pub fn parse_args() -> Cli {
         Self::from_matches(Self::command().get_matches()).unwrap_or_else(|e| e.exit())
     }
@@ -150,6 +193,22 @@ impl Cli {
                 .map(|(at, name)| (url_at.iter().rposition(|&u| u < at), name.clone()))
                 .collect();
         }
+        let mut filters: Vec<(usize, FilterRule, String)> = Vec::new();
+        for (id, rule) in [
+            ("include", FilterRule::Include),
+            ("exclude", FilterRule::Exclude),
+        ] {
+            if let (Some(indices), Some(values)) =
+                (matches.indices_of(id), matches.get_many::<String>(id))
+            {
+                filters.extend(indices.zip(values).map(|(i, v)| (i, rule, v.clone())));
+            }
+        }
+        filters.sort_by_key(|(index, _, _)| *index);
+        cli.filters = filters
+            .into_iter()
+            .map(|(_, rule, glob)| (rule, glob))
+            .collect();
         Ok(cli)
     }
 }

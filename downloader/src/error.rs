@@ -149,6 +149,16 @@ pub enum Error {
     #[error("the --deadline passed{0}")]
     DeadlineReached(Leftover),
 
+    /// `-o -`: a failure after some of the file's bytes had gone to standard output, which
+    /// cannot take them back; the message says how many.
+    #[error("{}", streamed_message(*.written, .cause))]
+    Streamed {
+        /// Bytes written to standard output before the failure.
+        written: u64,
+        /// What went wrong.
+        cause: Box<Error>,
+    },
+
     /// Anything else the SDK reported, already phrased.
     #[error("{0}")]
     Other(String),
@@ -195,6 +205,25 @@ fn reason_suffix(reason: &Option<String>) -> String {
     match reason {
         Some(reason) if !reason.is_empty() => format!(" ({reason})"),
         _ => String::new(),
+    }
+}
+
+/// [`Error::Streamed`]'s sentence: the cause, phrased for bytes that were not kept in a file.
+fn streamed_message(written: u64, cause: &Error) -> String {
+    let sent = format!("{written} bytes had been written to standard output");
+    match cause {
+        Error::ChecksumMismatch { expected, actual } => format!(
+            "SHA-256 mismatch: expected {expected}, got {actual}; the {written} bytes written to standard output are not the file asked for"
+        ),
+        Error::StoredChecksumMismatch { expected, actual } => format!(
+            "the object does not match the checksum S3 stored with it (expected {expected}, got {actual}); the {written} bytes written to standard output are not the object"
+        ),
+        Error::GrewTooLarge(max) => {
+            format!("the file grew past --max-filesize {max} bytes while arriving, after {sent}")
+        }
+        Error::Interrupted(_) => format!("interrupted after {sent}"),
+        Error::DeadlineReached(_) => format!("the --deadline passed after {sent}"),
+        cause => format!("{cause}, after {sent}"),
     }
 }
 

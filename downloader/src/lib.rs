@@ -4,7 +4,8 @@
 //!
 //! 1. [`cli`]: the raw flags, as clap parses them.
 //! 2. [`config`]: the checked settings (and `--header`), built once.
-//! 3. [`plan`]: URLs to jobs with safe target paths, each distinct URL once, s3 prefixes listed.
+//! 3. [`plan`]: URLs to jobs with safe target paths, each distinct URL once; s3 prefixes listed
+//!    and filtered by [`plan::listing`].
 //! 4. [`source`]: what a transfer asks of a server, answered over [`source::http`] (with
 //!    [`source::tls`]) or [`source::s3`] (with [`source::credentials`], which waits for a booting
 //!    instance's metadata service); [`source::cause`] puts a failed connection into words.
@@ -75,8 +76,24 @@ fn create_output_dir(dir: &std::path::Path) -> Result<()> {
 /// the report. One URL failing never stops the others; only a usage problem is an `Err`.
 pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     let started = Instant::now();
-    create_output_dir(&config.output_dir)?;
     let entries = plan::parse_wanted(&config.urls);
+    if !config.s3.filters.is_empty() && !entries.iter().any(|e| matches!(e, Entry::S3Prefix { .. }))
+    {
+        return Err(Error::Usage(
+            "--include and --exclude filter the objects of an s3://bucket/prefix/ listing, and no such URL was given".into(),
+        ));
+    }
+    if let (true, Some(Entry::S3Prefix { shown, .. })) = (
+        config.stdout,
+        entries.iter().find(|e| matches!(e, Entry::S3Prefix { .. })),
+    ) {
+        return Err(Error::Usage(format!(
+            "{shown} names every object under a prefix, and standard output (-o -) takes one file; name one object, or write them to a directory with -o DIR"
+        )));
+    }
+    if !config.dry_run && !config.stdout {
+        create_output_dir(&config.output_dir)?;
+    }
     let needs_s3 = entries.iter().any(|e| {
         matches!(
             e,
@@ -104,8 +121,22 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
             None
         },
     };
-    let mut entries = expand_prefixes(entries, clients.s3.as_deref(), &stop).await;
+    let mut entries =
+        plan::listing::expand_prefixes(entries, clients.s3.as_deref(), &config.s3.filters, &stop)
+            .await;
     plan::resolve_conflicts(&mut entries);
+    if config.dry_run {
+        let outcomes = entries
+            .into_iter()
+            .map(|entry| match entry {
+                Entry::Job(job) => planned(job, &config.output_dir),
+                Entry::Rejected { shown, why } => rejected(shown, why),
+                Entry::S3Prefix { .. } => unreachable!("prefixes were expanded"),
+            })
+            .collect();
+        let interrupted = stop.reason() == Some(StopReason::Interrupted);
+        return Ok(Report::new(outcomes, started.elapsed(), interrupted).of_dry_run());
+    }
 
     let progress = Progress::new(config.quiet);
     progress.set_files(
@@ -124,62 +155,6 @@ pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     Ok(Report::new(outcomes, started.elapsed(), interrupted))
 }
 
-/// Replaces each s3 prefix by one job per object under it; after a stop, the prefixes not yet
-/// listed fail with the stop's reason.
-async fn expand_prefixes(entries: Vec<Entry>, s3: Option<&S3Clients>, stop: &Stop) -> Vec<Entry> {
-    let mut expanded = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let Entry::S3Prefix {
-            shown,
-            bucket,
-            prefix,
-        } = entry
-        else {
-            expanded.push(entry);
-            continue;
-        };
-        let listed = match s3 {
-            Some(s3) => stop.unless_stopped(s3.list(&bucket, &prefix)).await,
-            None => Err(stop.error()),
-        };
-        match listed {
-            Ok(objects) if objects.is_empty() => expanded.push(Entry::Rejected {
-                shown,
-                why: Rejection::Failed("no objects under this prefix".into()),
-            }),
-            Ok(objects) => {
-                for source::s3::Listed { key, size } in objects {
-                    let shown = format!("s3://{bucket}/{key}");
-                    expanded.push(match plan::prefix_target(&prefix, &key) {
-                        Ok(target) => Entry::Job(Job {
-                            shown,
-                            remote: Remote::S3 {
-                                bucket: bucket.clone(),
-                                key,
-                            },
-                            target,
-                            sha256: None,
-                            listed_size: size,
-                        }),
-                        Err(why) => Entry::Rejected { shown, why },
-                    });
-                }
-            }
-            Err(err @ (Error::Interrupted(_) | Error::DeadlineReached(_))) => {
-                expanded.push(Entry::Rejected {
-                    shown,
-                    why: Rejection::Failed(err.to_string()),
-                })
-            }
-            Err(err) => expanded.push(Entry::Rejected {
-                shown,
-                why: Rejection::Failed(format!("cannot list the prefix: {err}")),
-            }),
-        }
-    }
-    expanded
-}
-
 /// Transfers the jobs concurrently and returns one outcome per entry, in entry order.
 ///
 /// `config.jobs` workers, spread over the lanes, each take the next job from one queue until it is
@@ -196,7 +171,7 @@ async fn run_entries(
     let leftovers = Leftovers::scan(
         &config.output_dir,
         entries.iter().filter_map(|e| match e {
-            Entry::Job(job) => Some(job.target.as_path()),
+            Entry::Job(job) if !config.stdout => Some(job.target.as_path()),
             _ => None,
         }),
     );
@@ -233,6 +208,7 @@ async fn run_entries(
             no_clobber: config.no_clobber,
         },
         output_dir: config.output_dir.clone(),
+        stdout: config.stdout,
         leftovers,
         clients: clients.clone(),
         progress: progress.clone(),
@@ -261,6 +237,8 @@ struct Pool {
     queue: Mutex<VecDeque<(usize, Job)>>,
     settings: transfer::settings::Settings,
     output_dir: PathBuf,
+    /// `-o -`: the one job goes to standard output.
+    stdout: bool,
     leftovers: Leftovers,
     clients: Clients,
     progress: Progress,
@@ -297,14 +275,22 @@ impl Pool {
                 basic_auth.clone(),
                 self.settings.idle_timeout,
             )),
-            Remote::S3 { bucket, key } => Source::S3(S3Source::new(
+            Remote::S3 {
+                bucket,
+                key,
+                version_id,
+            } => Source::S3(S3Source::new(
                 self.clients.s3.clone().expect(
                     "s3 clients exist when an s3 URL starts (a stop before them starts none)",
                 ),
                 bucket.clone(),
                 key.clone(),
+                version_id.clone(),
             )),
         };
+        if self.stdout {
+            return self.to_stdout(job, source).await;
+        }
         let paths = transfer::paths::Paths::new(&self.output_dir, &job.target);
         if self.settings.no_clobber && std::fs::symlink_metadata(&paths.target).is_ok() {
             return Outcome {
@@ -330,6 +316,47 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// `-o -`'s transfer: the bytes of `job` to standard output, and the report's line for it.
+    async fn to_stdout(&self, job: Job, source: Source) -> Outcome {
+        let progress = self.progress.job(job.shown.clone());
+        let streamed = match transfer::to_stdout::stdout() {
+            Ok(mut stdout) => {
+                transfer::to_stdout::stream(
+                    &job,
+                    &source,
+                    &self.settings,
+                    &progress,
+                    &self.stop,
+                    &mut stdout,
+                )
+                .await
+            }
+            Err(err) => Err(err),
+        };
+        let outcome = match streamed {
+            Ok(done) => Outcome {
+                bytes: done.bytes,
+                elapsed: progress.elapsed(),
+                error: None,
+                sha256_verified: done.verified,
+                retries: done.retries,
+                ..Outcome::not_run(job.shown, Status::Ok, String::new())
+            },
+            Err(err) => Outcome {
+                elapsed: progress.elapsed(),
+                bytes: match &err {
+                    Error::Streamed { written, .. } => *written,
+                    _ => 0,
+                },
+                ..Outcome::not_run(job.shown, Status::Failed, err.to_string())
+            },
+        };
+        progress.finished(|| outcome.line());
+        outcome
+    }
+}
+
 /// Why `--no-clobber` skipped a URL.
 const NO_CLOBBER: &str = "the file exists already, and --no-clobber keeps it";
 
@@ -344,6 +371,16 @@ fn rejected(shown: String, why: Rejection) -> Outcome {
             error: None,
             ..Outcome::not_run(shown, Status::Skipped, String::new())
         },
+    }
+}
+
+/// The report's line for a job `--dry-run` only plans: where it would be written.
+fn planned(job: Job, output_dir: &std::path::Path) -> Outcome {
+    Outcome {
+        path: Some(output_dir.join(&job.target)),
+        bytes: job.listed_size.unwrap_or(0),
+        error: None,
+        ..Outcome::not_run(job.shown, Status::Planned, String::new())
     }
 }
 

@@ -22,6 +22,8 @@ pub enum Status {
     Skipped,
     /// A scheme `fetch` does not download.
     Unsupported,
+    /// `--dry-run`: would be downloaded to its path.
+    Planned,
 }
 
 impl Status {
@@ -31,6 +33,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Skipped => "skipped",
             Status::Unsupported => "unsupported",
+            Status::Planned => "planned",
         }
     }
 }
@@ -102,6 +105,8 @@ impl Outcome {
                 HumanBytes(self.resumed_bytes)
             ),
             (Status::Ok, Some(path), _) => format!("-> {}", path.display()),
+            (Status::Ok, None, _) => "-> standard output".to_string(),
+            (Status::Planned, Some(path), _) => format!("would be written to {}", path.display()),
             (Status::Skipped, Some(path), Some(error)) => format!("{} ({error})", path.display()),
             (Status::Skipped, _, _) => format!(
                 "superseded by {} (same file name)",
@@ -110,6 +115,19 @@ impl Outcome {
             (_, _, Some(error)) => error.clone(),
             _ => String::new(),
         };
+        if self.status == Status::Planned {
+            // Only a listing tells a size before the download; nothing has taken any time.
+            let size = match self.bytes {
+                0 => "-".to_string(),
+                n => HumanBytes(n).to_string(),
+            };
+            return format!(
+                "{:<11} {size:>11} {:>8}  {}  {detail}",
+                self.status.label(),
+                "",
+                self.url
+            );
+        }
         format!(
             "{:<11} {:>11} {:>7.1}s  {}  {}",
             self.status.label(),
@@ -136,6 +154,10 @@ pub struct Report {
     pub failed: usize,
     /// URLs skipped because a later one writes the same file.
     pub skipped: usize,
+    /// Files `--dry-run` would download.
+    pub planned: usize,
+    /// Whether this run only planned (`--dry-run`): nothing was downloaded or written.
+    pub dry_run: bool,
     /// Bytes of the files delivered (failed ones count only in their own line).
     pub bytes: u64,
     /// Wall time of the run.
@@ -165,6 +187,8 @@ impl Report {
             succeeded: count(Status::Ok),
             failed,
             skipped: count(Status::Skipped),
+            planned: count(Status::Planned),
+            dry_run: false,
             bytes: items
                 .iter()
                 .filter(|o| o.status == Status::Ok)
@@ -173,6 +197,14 @@ impl Report {
             elapsed,
             exit_code: code.code(),
             items,
+        }
+    }
+
+    /// Marks the report as `--dry-run`'s: a plan, not a record of downloads.
+    pub fn of_dry_run(self) -> Report {
+        Report {
+            dry_run: true,
+            ..self
         }
     }
 
@@ -197,6 +229,23 @@ impl Report {
     pub fn write_human(&self, out: &mut impl Write) -> std::io::Result<()> {
         for item in &self.items {
             writeln!(out, "{}", item.line())?;
+        }
+        if self.dry_run {
+            let listed: u64 = self
+                .items
+                .iter()
+                .filter(|o| o.status == Status::Planned)
+                .map(|o| o.bytes)
+                .sum();
+            let listed = match listed {
+                0 => String::new(),
+                n => format!(" ({} listed under s3 prefixes)", HumanBytes(n)),
+            };
+            return writeln!(
+                out,
+                "dry run: {} to download{listed}, {} failed, {} skipped; nothing was downloaded or written",
+                self.planned, self.failed, self.skipped
+            );
         }
         let rate = self.bytes as f64 / self.elapsed.as_secs_f64().max(1e-3);
         writeln!(

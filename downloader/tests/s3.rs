@@ -2,42 +2,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::*;
-
-/// A temporary HOME with an output directory in it, from which a test runs fetch against `s3`
-/// with the test credentials.
-struct Fetcher<'a> {
-    s3: &'a S3Server,
-    home: tempfile::TempDir,
-    out: PathBuf,
-}
-
-impl<'a> Fetcher<'a> {
-    fn new(s3: &'a S3Server) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let out = home.path().join("out");
-        Fetcher { s3, home, out }
-    }
-
-    /// `fetch FLAGS... -o OUT -u URLS...`.
-    fn command(&self, flags: &[&str], urls: &[&str]) -> Command {
-        let mut command = fetch_s3(self.home.path(), self.s3, SECRET_KEY);
-        command
-            .args(flags)
-            .arg("-o")
-            .arg(&self.out)
-            .arg("-u")
-            .args(urls);
-        command
-    }
-
-    async fn run(&self, flags: &[&str], urls: &[&str]) -> Output {
-        run(self.command(flags, urls)).await
-    }
-}
 
 #[tokio::test]
 async fn objects_and_prefixes_download() {

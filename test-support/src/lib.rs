@@ -1,7 +1,10 @@
-//! What the integration tests of both tools share: the TLS side of their test servers.
+//! What the integration tests of both tools share: the TLS side of their test servers, and the
+//! moto server ([`moto`]).
 //!
 //! The servers are real (hyper, s3s-fs) and so is their TLS, with a certificate from a CA made
 //! for the one test, so that each test also checks that the tool trusts what it is told to trust.
+
+pub mod moto;
 
 use std::sync::Arc;
 

@@ -2,18 +2,18 @@
 //! certificate it needs, and running the real `asg-deploy` binary with a scrubbed environment.
 #![allow(dead_code)] // each test file uses a different part of this module
 
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudformation::config::{Credentials, Region};
 use aws_types::SdkConfig;
+use test_support::moto::MotoProcess;
 
 /// A moto server owned by one test; killed when dropped.
 pub struct Moto {
-    child: Child,
+    _process: MotoProcess,
     /// http://127.0.0.1:PORT
     pub endpoint: String,
 }
@@ -21,11 +21,7 @@ pub struct Moto {
 impl Moto {
     /// Starts `moto_server` (installed by scripts/setup) and waits until it accepts connections.
     pub fn start() -> Moto {
-        Moto::launch(|port| {
-            let mut cmd = Command::new("moto_server");
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-            cmd
-        })
+        Moto::from(MotoProcess::start())
     }
 
     /// Starts moto with public SSM parameters (`/aws/service/...`) already in place, as AWS has
@@ -33,37 +29,19 @@ impl Moto {
     pub fn start_with_public_parameters(parameters: &[(&str, &str)]) -> Moto {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/common/moto_public_parameters.py");
-        Moto::launch(|port| {
+        Moto::from(MotoProcess::launch(|port| {
             let mut cmd = Command::new("python3");
             cmd.arg(&script)
                 .args(["127.0.0.1", &port.to_string(), REGION])
                 .args(parameters.iter().map(|(k, v)| format!("{k}={v}")));
             cmd
-        })
+        }))
     }
 
-    fn launch(command: impl FnOnce(u16) -> Command) -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = command(port)
-            .env("MOTO_ACM_VALIDATION_WAIT", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto is missing: run scripts/setup (pip install \"moto[server]\")");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    fn from(process: MotoProcess) -> Moto {
         Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: process.endpoint.clone(),
+            _process: process,
         }
     }
 
@@ -172,13 +150,6 @@ impl Moto {
             certificate,
             ami,
         }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

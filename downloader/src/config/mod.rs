@@ -1,6 +1,7 @@
 //! The validated configuration, built once from the command line. Everything downstream receives a
 //! [`Config`] it never has to check again.
 
+pub mod filter;
 pub mod header;
 pub mod wanted;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 
 use crate::cli::Cli;
+use crate::config::filter::Filters;
 use crate::config::wanted::Wanted;
 use crate::error::{Error, Result};
 use crate::source::tls::CaCert;
@@ -29,6 +31,10 @@ pub struct S3Settings {
     pub endpoint_url: Option<String>,
     /// Send unsigned requests (public buckets).
     pub no_sign_request: bool,
+    /// Agree to pay for requests to a Requester Pays bucket (`--request-payer`).
+    pub request_payer: bool,
+    /// Which objects of a prefix listing are downloaded (`--include`, `--exclude`).
+    pub filters: Filters,
 }
 
 /// Everything a run needs, checked.
@@ -67,6 +73,10 @@ pub struct Config {
     pub headers: HeaderMap,
     /// s3:// settings.
     pub s3: S3Settings,
+    /// Only plan: list, name and report what would be downloaded, writing nothing.
+    pub dry_run: bool,
+    /// Write the one URL's bytes to standard output (`-o -`, `--stdout`), not to a file.
+    pub stdout: bool,
     /// Print the JSON report on stdout.
     pub json: bool,
     /// Hide progress.
@@ -90,6 +100,10 @@ impl Config {
             return Err(Error::Usage(
                 "no URL given; pass one or more with -u URL or a list with -i FILE".into(),
             ));
+        }
+        let stdout = cli.stdout || cli.output_dir.as_os_str() == "-";
+        if stdout {
+            check_stdout(&cli, &urls)?;
         }
         if cli.jobs == 0 {
             return Err(Error::Usage("--jobs must be at least 1".into()));
@@ -154,10 +168,47 @@ impl Config {
                 region: cli.region,
                 endpoint_url,
                 no_sign_request: cli.no_sign_request,
+                request_payer: cli.request_payer,
+                filters: Filters::new(&cli.filters)?,
             },
+            dry_run: cli.dry_run,
+            stdout,
             json: cli.json,
             quiet: cli.quiet,
         })
+    }
+}
+
+/// What standard output (`-o -`) cannot go with: it takes one file's bytes and nothing else.
+/// (`--stdout` itself is kept from these by clap.)
+fn check_stdout(cli: &Cli, urls: &[Wanted]) -> Result<()> {
+    if urls.len() > 1 {
+        return Err(Error::Usage(format!(
+            "standard output (-o -) takes the bytes of one URL, and {} were given; write several to a directory with -o DIR",
+            urls.len()
+        )));
+    }
+    let refused = [
+        (
+            cli.json,
+            "--json prints the report on standard output, which -o - gives to the file's bytes",
+        ),
+        (
+            cli.no_clobber,
+            "--no-clobber keeps existing files, and -o - writes no file",
+        ),
+        (
+            cli.dry_run,
+            "--dry-run says where files would be written, and -o - writes no file",
+        ),
+        (
+            urls.iter().any(|u| u.name.is_some()),
+            "a name for the file (-O, out=) has no use with -o -, which writes no file",
+        ),
+    ];
+    match refused.into_iter().find(|(given, _)| *given) {
+        Some((_, why)) => Err(Error::Usage(format!("{why}; leave one of them out"))),
+        None => Ok(()),
     }
 }
 

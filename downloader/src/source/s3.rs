@@ -24,7 +24,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType, RequestPayer};
 use aws_smithy_checksums::ChecksumAlgorithm;
 use aws_smithy_checksums::body::validate::Error as ChecksumError;
 use aws_smithy_http_client::proxy::ProxyConfig;
@@ -63,6 +63,8 @@ pub struct S3Clients {
     /// Why no credentials were found, when none were: every request fails with it at once
     /// (see [`credentials::check`]).
     credentials_failed: Option<String>,
+    /// `--request-payer`: the caller pays for requests to a Requester Pays bucket.
+    request_payer: Option<RequestPayer>,
 }
 
 impl S3Clients {
@@ -134,6 +136,7 @@ impl S3Clients {
             clients: Mutex::new(HashMap::new()),
             bucket_regions: Mutex::new(HashMap::new()),
             credentials_failed: credentials_failed.map(|err| err.to_string()),
+            request_payer: settings.request_payer.then_some(RequestPayer::Requester),
         }
     }
 
@@ -211,6 +214,7 @@ impl S3Clients {
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
+            .set_request_payer(self.request_payer.clone())
             .into_paginator()
             .send();
         let mut objects = Vec::new();
@@ -299,15 +303,23 @@ pub struct S3Source {
     clients: Arc<S3Clients>,
     bucket: String,
     key: String,
+    /// The version asked for; `None` is the object's current version.
+    version_id: Option<String>,
 }
 
 impl S3Source {
-    /// A source for `s3://bucket/key`.
-    pub fn new(clients: Arc<S3Clients>, bucket: String, key: String) -> Self {
+    /// A source for `s3://bucket/key`, or for one version of it.
+    pub fn new(
+        clients: Arc<S3Clients>,
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    ) -> Self {
         S3Source {
             clients,
             bucket,
             key,
+            version_id,
         }
     }
 
@@ -334,7 +346,12 @@ impl S3Source {
         let head = self
             .clients
             .in_region(&self.bucket, |client| async move {
-                let mut head = client.head_object().bucket(&self.bucket).key(&self.key);
+                let mut head = client
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(&self.key)
+                    .set_version_id(self.version_id.clone())
+                    .set_request_payer(self.clients.request_payer.clone());
                 if checks {
                     head = head.checksum_mode(ChecksumMode::Enabled);
                 }
@@ -385,7 +402,12 @@ impl S3Source {
         range: Option<ByteRange>,
         validator: Option<&str>,
     ) -> std::result::Result<GetObjectOutput, SdkError<GetObjectError, HttpResponse>> {
-        let mut request = client.get_object().bucket(&self.bucket).key(&self.key);
+        let mut request = client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .set_version_id(self.version_id.clone())
+            .set_request_payer(self.clients.request_payer.clone());
         if let Some(r) = range {
             request = request.range(range_header(r));
             if let Some(etag) = validator {

@@ -16,6 +16,7 @@ pub mod rate;
 mod retry;
 mod saver;
 pub mod settings;
+pub mod to_stdout;
 pub mod verify;
 
 use std::fs::{File, OpenOptions};

@@ -618,6 +618,9 @@ pub struct S3Server {
     answered: Arc<AtomicUsize>,
     /// The region the buckets live in, once set, and how a request signed for another is answered.
     region: Arc<Mutex<Option<(String, RegionAnswer)>>>,
+    /// Requester Pays buckets: S3 refuses a request to them that does not say
+    /// `x-amz-request-payer: requester` (s3s-fs has no such setting).
+    requester_pays: Arc<Mutex<Vec<String>>>,
     root: tempfile::TempDir,
 }
 
@@ -685,6 +688,12 @@ impl S3Server {
         self.throttled.store(gets, Ordering::SeqCst);
     }
 
+    /// Makes `bucket` a Requester Pays bucket from now on: requests that do not agree to pay are
+    /// answered `403 AccessDenied`, as S3 answers them.
+    pub fn require_requester_pays(&self, bucket: &str) {
+        self.requester_pays.lock().unwrap().push(bucket.to_string());
+    }
+
     /// Where s3s-fs keeps an object's bytes, to change them behind the server's back.
     pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
         self.root.path().join(bucket).join(key)
@@ -720,6 +729,8 @@ impl S3Server {
         let answer_left = answered.clone();
         let region: Arc<Mutex<Option<(String, RegionAnswer)>>> = Arc::default();
         let bucket_region = region.clone();
+        let requester_pays: Arc<Mutex<Vec<String>>> = Arc::default();
+        let pays = requester_pays.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             asked
                 .lock()
@@ -753,9 +764,23 @@ impl S3Server {
                 .clone()
                 .filter(|(region, _)| signed_region(&req).as_deref() != Some(region.as_str()));
             let head = req.method() == hyper::Method::HEAD;
+            let bucket = req.uri().path().trim_start_matches('/');
+            let bucket = bucket.split('/').next().unwrap_or_default();
+            let unpaid = pays.lock().unwrap().iter().any(|b| b == bucket)
+                && req
+                    .headers()
+                    .get("x-amz-request-payer")
+                    .is_none_or(|v| v != "requester");
             async move {
                 if let Some((region, answer)) = elsewhere {
                     return Ok(wrong_region(&region, answer, head));
+                }
+                if unpaid {
+                    return Ok(error_answer(
+                        403,
+                        "AccessDenied",
+                        "Access Denied: the bucket is Requester Pays",
+                    ));
                 }
                 if let Some((status, code)) = slow_down {
                     return Ok(throttled_answer(status, code));
@@ -783,6 +808,7 @@ impl S3Server {
             latency,
             answered,
             region,
+            requester_pays,
             root,
         }
     }
@@ -913,9 +939,14 @@ fn wrong_region(region: &str, answer: RegionAnswer, head: bool) -> s3s::HttpResp
 /// A store's answer to a client that should slow down: `status` with the error document naming
 /// `code` (S3's is 503 `SlowDown`).
 fn throttled_answer(status: u16, code: &str) -> s3s::HttpResponse {
+    error_answer(status, code, "Please reduce your request rate.")
+}
+
+/// An S3 error document with `status`, `code` and `message`.
+fn error_answer(status: u16, code: &str, message: &str) -> s3s::HttpResponse {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
-         <Message>Please reduce your request rate.</Message><RequestId>T1</RequestId></Error>"
+         <Message>{message}</Message><RequestId>T1</RequestId></Error>"
     );
     let mut response = Response::new(s3s::Body::from(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
@@ -976,6 +1007,39 @@ pub fn fetch_s3_at(home: &Path, endpoint: &str, secret: &str) -> Command {
         .env("AWS_REGION", "us-east-1")
         .args(["--endpoint-url", endpoint]);
     command
+}
+
+/// A temporary HOME with an output directory in it, from which a test runs fetch against `s3`
+/// with the test credentials.
+pub struct Fetcher<'a> {
+    s3: &'a S3Server,
+    pub home: tempfile::TempDir,
+    /// The output directory (not yet made).
+    pub out: PathBuf,
+}
+
+impl<'a> Fetcher<'a> {
+    pub fn new(s3: &'a S3Server) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let out = home.path().join("out");
+        Fetcher { s3, home, out }
+    }
+
+    /// `fetch FLAGS... -o OUT -u URLS...`.
+    pub fn command(&self, flags: &[&str], urls: &[&str]) -> Command {
+        let mut command = fetch_s3(self.home.path(), self.s3, SECRET_KEY);
+        command
+            .args(flags)
+            .arg("-o")
+            .arg(&self.out)
+            .arg("-u")
+            .args(urls);
+        command
+    }
+
+    pub async fn run(&self, flags: &[&str], urls: &[&str]) -> Output {
+        run(self.command(flags, urls)).await
+    }
 }
 
 /// Runs a command off the async runtime and returns its output.

@@ -1,5 +1,9 @@
+//! AWS itself: the clients (here) and the reading of stacks ([`stack`]).
+//!
 //! The AWS clients `run` works with, built once from the target's profile, region and endpoint.
 //! Tests build them against a local moto server or the SDK's mock layer instead.
+
+pub mod stack;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudformation::config::ProvideCredentials;

@@ -1,71 +1,28 @@
 //! The embedded CloudFormation templates and boot assets, and the parameters sent with them.
 //! `render` prints exactly what `create` and `update` would send.
 
+pub mod user_data;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use crate::config::Deploy;
+use crate::config::fetch_binary::Install;
 use crate::error::Error;
-use crate::fetch_binary::Install;
+#[cfg(test)]
+use crate::template::user_data::{
+    DEFAULT_BOOT_SCRIPT, GROUP_RESOURCE, default_boot_script, settings_block_upper_bound,
+};
 
 /// The application stack: load balancer, launch template, the group of one build, alarms.
-pub const APP_TEMPLATE: &str = include_str!("../templates/app.json");
+pub const APP_TEMPLATE: &str = include_str!("../../templates/app.json");
 /// The config bucket stack: one locked-down, versioned, encrypted bucket.
-pub const BUCKET_TEMPLATE: &str = include_str!("../templates/config-bucket.json");
-/// The boot script instances run, unless CLOUD_INIT_PATH names another.
-pub const DEFAULT_BOOT_SCRIPT: &str = include_str!("../../cloud-init/boot.sh");
+pub const BUCKET_TEMPLATE: &str = include_str!("../../templates/config-bucket.json");
 /// The nginx site uploaded to `builds/<BUILD_NUMBER>/app.conf`.
-pub const NGINX_SITE: &str = include_str!("../../nginx/app.conf");
+pub const NGINX_SITE: &str = include_str!("../../../nginx/app.conf");
 /// The systemd unit uploaded to `builds/<BUILD_NUMBER>/app.service`.
-pub const SYSTEMD_UNIT: &str = include_str!("../../systemd/app.service");
-
-/// The built-in boot script as the user data carries it: its comment lines emptied, which
-/// leaves room under EC2's 16 KiB limit while line numbers in its error messages stay those of
-/// `cloud-init/boot.sh` (which has no here-documents, whose text this would change).
-pub fn default_boot_script() -> String {
-    let mut lines = DEFAULT_BOOT_SCRIPT.split_inclusive('\n');
-    let shebang = lines.next().unwrap_or_default();
-    let body = lines.map(|line| {
-        if line.trim_start().starts_with('#') {
-            "\n"
-        } else {
-            line
-        }
-    });
-    std::iter::once(shebang).chain(body).collect()
-}
-
-/// Logical id of the group; the boot script signals it (SIGNAL_RESOURCE).
-pub const GROUP_RESOURCE: &str = "AppGroup";
-
-/// Values for the settings block of the user data that only exist at deploy time.
-const MAX_REGION_LEN: usize = 20;
-const MAX_BUCKET_LEN: usize = 63;
-
-/// The settings block the template's `Fn::Sub` produces, with its longest possible values:
-/// used to check the 16 KiB user-data limit before any AWS call.
-pub fn settings_block_upper_bound(
-    stack_name: &str,
-    build_number: u64,
-    artifact_url: &str,
-    (fetch_url, fetch_sha): (&str, &str),
-    app_name: &str,
-) -> usize {
-    settings_block(&[
-        ("STACK_NAME", stack_name),
-        ("REGION", &"r".repeat(MAX_REGION_LEN)),
-        ("CONFIG_BUCKET", &"b".repeat(MAX_BUCKET_LEN)),
-        ("BUILD_NUMBER", &build_number.to_string()),
-        ("ARTIFACT_URL", artifact_url),
-        ("FETCH_URL", fetch_url),
-        ("FETCH_SHA256", fetch_sha),
-        ("APP_NAME", app_name),
-        ("SIGNAL_RESOURCE", GROUP_RESOURCE),
-    ])
-    .len()
-        + "#!/bin/bash\n".len()
-}
+pub const SYSTEMD_UNIT: &str = include_str!("../../../systemd/app.service");
 
 /// What the group's instances are made from: the group's `AutoScalingReplacingUpdate` replaces
 /// the whole group when one of these changes, as for a new build.
@@ -123,10 +80,6 @@ fn parameters_in(value: &Value, found: &mut BTreeSet<String>) {
         Value::Array(items) => items.iter().for_each(|v| parameters_in(v, found)),
         _ => {}
     }
-}
-
-fn settings_block(pairs: &[(&str, &str)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect()
 }
 
 /// The application template with `boot_script` placed as the last part of the user data.
@@ -272,7 +225,7 @@ mod tests {
         );
         let size = header + default_boot_script().len();
         assert!(
-            size <= crate::config::USER_DATA_LIMIT - 512,
+            size <= crate::template::user_data::USER_DATA_LIMIT - 512,
             "user data is {size} bytes; keep at least 512 bytes below EC2's 16384"
         );
     }

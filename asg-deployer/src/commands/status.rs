@@ -1,11 +1,11 @@
 //! `status`: the stack, its build, the group's instances and their health, the outputs, and the
 //! latest events; `--watch` first follows a busy stack to its end.
 
+use crate::aws::stack;
 use crate::error::Error;
-use crate::events::{WatchEnd, Watcher, format_event};
-use crate::health;
 use crate::session::Session;
-use crate::stack;
+use crate::watch::events::{WatchEnd, Watcher, format_event};
+use crate::watch::health;
 
 /// Events shown at the end of `status`.
 const RECENT_EVENTS: usize = 10;

@@ -4,6 +4,8 @@
 //! Two rules shape the plan: the same URL given twice is fetched once, and when two different URLs
 //! would write the same file, the last one given wins and the earlier one is skipped.
 
+pub mod listing;
+
 use std::collections::HashMap;
 use std::path::{Component, PathBuf};
 
@@ -29,6 +31,8 @@ pub enum Remote {
         bucket: String,
         /// Object key.
         key: String,
+        /// The object version asked for (`?versionId=`); `None` means the current one.
+        version_id: Option<String>,
     },
 }
 
@@ -206,11 +210,13 @@ fn s3_entry(url: &Url, shown: String, sha256: Option<String>) -> Result<Entry, R
     // S3 keys may hold '?' and '#', which a URL reads as a query and a fragment: the key would be
     // cut short without a word, so they must be written percent-encoded.
     let stray_fragment = url.fragment().is_some_and(|f| !f.starts_with("sha256="));
-    if url.query().is_some() || stray_fragment {
+    let version_id = version_from_query(url.query());
+    if stray_fragment || version_id.is_err() {
         return Err(Rejection::Invalid(
-            "an s3 URL takes no query or fragment (but #sha256=): write a '?' in the key as %3F and a '#' as %23".into(),
+            "an s3 URL takes no query but ?versionId=ID and no fragment but #sha256=: write a '?' in the key as %3F and a '#' as %23".into(),
         ));
     }
+    let version_id = version_id.unwrap_or_default();
     let key = percent_decode_str(url.path().trim_start_matches('/'))
         .decode_utf8()
         .map_err(|_| Rejection::Invalid("the object key is not valid UTF-8".into()))?
@@ -219,6 +225,11 @@ fn s3_entry(url: &Url, shown: String, sha256: Option<String>) -> Result<Entry, R
         if sha256.is_some() {
             return Err(Rejection::Invalid(
                 "a #sha256= fragment names one file; it cannot go on a prefix".into(),
+            ));
+        }
+        if version_id.is_some() {
+            return Err(Rejection::Invalid(
+                "a ?versionId= names a version of one object; it cannot go on a prefix".into(),
             ));
         }
         return Ok(Entry::S3Prefix {
@@ -230,11 +241,30 @@ fn s3_entry(url: &Url, shown: String, sha256: Option<String>) -> Result<Entry, R
     let name = file_name(key.rsplit('/').next().unwrap_or(""))?;
     Ok(Entry::Job(Job {
         shown,
-        remote: Remote::S3 { bucket, key },
+        remote: Remote::S3 {
+            bucket,
+            key,
+            version_id,
+        },
         target: PathBuf::from(name),
         sha256,
         listed_size: None,
     }))
+}
+
+/// The version in an s3 URL's query: `versionId=ID` and nothing else, or no query at all. `Err`
+/// for any other query, which is most likely a key whose `?` was not written as `%3F`.
+fn version_from_query(query: Option<&str>) -> Result<Option<String>, ()> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let mut pairs = url::form_urlencoded::parse(query.as_bytes());
+    match (pairs.next(), pairs.next()) {
+        (Some((name, id)), None) if name == "versionId" && !id.is_empty() => {
+            Ok(Some(id.into_owned()))
+        }
+        _ => Err(()),
+    }
 }
 
 /// The file name for a URL's last path segment: percent-decoded, with separators and control
@@ -370,6 +400,42 @@ mod tests {
         };
         assert_eq!(key(&plan[2]), "report?v=2.csv");
         assert_eq!(key(&plan[3]), "notes#1.txt");
+    }
+
+    #[test]
+    fn an_s3_url_may_name_an_object_version() {
+        let plan = parse(&urls(&[
+            "s3://bucket/dir/obj.bin?versionId=3HL4kqtJlcpXroDTDmJ%2Brmi",
+            "s3://bucket/obj.bin?versionId=",
+            "s3://bucket/obj.bin?versionId=a&x=1",
+            "s3://bucket/prefix/?versionId=a",
+        ]));
+        match &plan[0] {
+            Entry::Job(Job {
+                remote: Remote::S3 {
+                    key, version_id, ..
+                },
+                target,
+                ..
+            }) => {
+                assert_eq!(key, "dir/obj.bin");
+                assert_eq!(version_id.as_deref(), Some("3HL4kqtJlcpXroDTDmJ+rmi"));
+                assert_eq!(target, Path::new("obj.bin"));
+            }
+            other => panic!("expected an S3 job, got {other:?}"),
+        }
+        for entry in &plan[1..] {
+            assert!(
+                matches!(
+                    entry,
+                    Entry::Rejected {
+                        why: Rejection::Invalid(_),
+                        ..
+                    }
+                ),
+                "{entry:?}"
+            );
+        }
     }
 
     #[test]

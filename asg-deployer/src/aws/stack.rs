@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{Stack, TemplateStage};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 use serde_json::Value;
 
 use crate::error::{AwsErrorKind, Error, classify};
@@ -63,10 +65,7 @@ impl StackInfo {
                     ))
                 })
                 .collect(),
-            updated: s
-                .last_updated_time()
-                .or(s.creation_time())
-                .map(crate::events::format_time),
+            updated: s.last_updated_time().or(s.creation_time()).map(format_time),
         }
     }
 }
@@ -123,6 +122,13 @@ pub fn is_updatable(status: &str) -> bool {
             | "IMPORT_COMPLETE"
             | "IMPORT_ROLLBACK_COMPLETE"
     )
+}
+
+/// RFC 3339 to the second, as the CloudFormation console shows it.
+pub fn format_time(t: &DateTime) -> String {
+    let secs = DateTime::from_secs(t.secs());
+    secs.fmt(Format::DateTime)
+        .unwrap_or_else(|_| t.secs().to_string())
 }
 
 #[cfg(test)]

@@ -5,14 +5,12 @@ use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::StackEvent;
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::stack;
 use crate::error::{AwsErrorKind, Error, classify};
 use crate::progress::Display;
-use crate::stack;
 
 /// How often the stack is polled. CloudFormation's own console polls about this often; faster
 /// polling only spends the account's DescribeStackEvents rate limit.
@@ -61,7 +59,7 @@ pub struct Watcher<'a> {
 
 /// One event as a line: time, resource, status, reason.
 pub fn format_event(e: &StackEvent) -> String {
-    let time = e.timestamp().map(format_time).unwrap_or_default();
+    let time = e.timestamp().map(stack::format_time).unwrap_or_default();
     let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
     let reason = e.resource_status_reason().unwrap_or_default();
     format!(
@@ -71,13 +69,6 @@ pub fn format_event(e: &StackEvent) -> String {
     )
     .trim_end()
     .to_string()
-}
-
-/// RFC 3339 to the second, as the CloudFormation console shows it.
-pub fn format_time(t: &DateTime) -> String {
-    let secs = DateTime::from_secs(t.secs());
-    secs.fmt(Format::DateTime)
-        .unwrap_or_else(|_| t.secs().to_string())
 }
 
 /// The id of the stack's newest event, so a following watch shows only what comes after.

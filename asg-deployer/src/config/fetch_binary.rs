@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::image::Arch;
+use crate::config::image::Arch;
 
 /// A Linux fetch executable checked to match the instances' architecture.
 #[derive(Debug, Clone, PartialEq, Eq)]

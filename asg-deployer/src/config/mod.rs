@@ -1,21 +1,22 @@
 //! Validated settings: every check of the command line happens here, before any AWS call, and each
 //! problem becomes one sentence saying what was wrong and what to do.
 
+pub mod fetch_binary;
+pub mod image;
+pub mod shapes;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Command, HealthCheck, Settings};
-use crate::error::Error;
-use crate::fetch_binary::{self, FetchSource};
-use crate::image::{Arch, BASE_IMAGES, BaseImage};
-use crate::shapes::{
+use crate::config::fetch_binary::FetchSource;
+use crate::config::image::{Arch, BASE_IMAGES, BaseImage};
+use crate::config::shapes::{
     check_https_url, is_acm_arn, is_aws_id, is_bucket_name, is_dns_name, is_instance_type,
     is_ipv4_cidr, is_sha256,
 };
-use crate::template;
-
-/// EC2 refuses user data above 16 KiB (before base64).
-pub const USER_DATA_LIMIT: usize = 16 * 1024;
+use crate::error::Error;
+use crate::template::user_data::{self, USER_DATA_LIMIT};
 
 /// What every command needs: where the stack is and how to reach AWS.
 #[derive(Debug, Clone)]
@@ -383,7 +384,7 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
     );
     let scaling = scaling(s, p);
     let (boot_script, boot_script_source) = boot_script(s, p);
-    let settings_len = template::settings_block_upper_bound(
+    let settings_len = user_data::settings_block_upper_bound(
         stack_name,
         build_number,
         &artifact_url,
@@ -643,7 +644,7 @@ fn app_name(s: &Settings, p: &mut Problems) -> String {
 fn boot_script(s: &Settings, p: &mut Problems) -> (String, String) {
     match &s.cloud_init_path {
         None => (
-            template::default_boot_script(),
+            user_data::default_boot_script(),
             "the built-in cloud-init/boot.sh".to_string(),
         ),
         Some(path) => match read_script(path) {

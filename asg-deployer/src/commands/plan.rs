@@ -7,12 +7,12 @@ use aws_sdk_cloudformation::types::{
     Capability, Change, ChangeSetStatus, ChangeSetType, ExecutionStatus, Parameter,
 };
 
+use crate::aws::stack;
+use crate::commands::config_bucket;
+use crate::commands::rollout::{changed_parameters, current_idle, resolve};
 use crate::config::Deploy;
-use crate::config_bucket;
 use crate::error::Error;
-use crate::rollout::{changed_parameters, current_idle, resolve};
 use crate::session::Session;
-use crate::stack;
 use crate::template::{self, Resolved};
 
 /// Creates a change set for the settings, prints it, and deletes it again.

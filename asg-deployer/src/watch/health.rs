@@ -6,10 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::aws::stack::StackInfo;
 use crate::cli::HealthCheck;
 use crate::error::{Error, one_line};
 use crate::session::Session;
-use crate::stack::StackInfo;
 
 /// The header the nginx site adds to every answer (see nginx/app.conf).
 pub const BUILD_HEADER: &str = "x-build-number";

@@ -5,14 +5,14 @@ use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::aws::Clients;
+use crate::aws::stack;
+use crate::config::fetch_binary::Install;
 use crate::config::{Deploy, Target};
 use crate::error::Error;
-use crate::events::{WatchEnd, Watcher};
-use crate::fetch_binary::Install;
 use crate::progress::Display;
 use crate::session::Session;
-use crate::stack;
 use crate::template;
+use crate::watch::events::{WatchEnd, Watcher};
 
 /// The objects every build gets, with their content for the app `app_name`; the boot script
 /// fetches exactly these.

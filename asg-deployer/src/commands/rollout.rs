@@ -6,15 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use tokio::time::Instant;
 
+use crate::aws::stack::{self, StackInfo};
+use crate::commands::config_bucket;
 use crate::config::Deploy;
-use crate::config_bucket;
+use crate::config::image::{Arch, BaseImage};
 use crate::error::{Error, humanize};
-use crate::events::{WatchEnd, Watcher, newest_event_id};
-use crate::health;
-use crate::image::{Arch, BaseImage};
 use crate::session::Session;
-use crate::stack::{self, StackInfo};
 use crate::template::{self, Resolved};
+use crate::watch::events::{WatchEnd, Watcher, newest_event_id};
+use crate::watch::health;
 
 /// The stack as it is now; waits for it when busy and `--wait-for-idle` is set, refuses otherwise.
 pub async fn current_idle(session: &Session<'_>) -> Result<Option<StackInfo>, Error> {
@@ -538,7 +538,7 @@ async fn vpc_of(session: &Session<'_>, subnets: &[String]) -> Result<String, Err
         )));
     }
     let vpc = vpcs.into_iter().next().unwrap_or_default().to_string();
-    for warning in crate::egress::warnings(session, &vpc, &found).await {
+    for warning in crate::commands::egress::warnings(session, &vpc, &found).await {
         session.display.line(format!("Warning: {warning}"));
     }
     Ok(vpc)
