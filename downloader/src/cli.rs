@@ -15,13 +15,33 @@ pub struct Cli {
     #[arg(short = 'u', long = "url", value_name = "URL", num_args = 1..)]
     pub urls: Vec<String>,
 
+    /// Name the file of the URL given just before (as wget's -O does; curl's -O means the opposite,
+    /// "name it after the URL", which fetch always does otherwise). A plain name: no '/', not '..'.
+    /// Repeatable, once per URL; no two URLs may get the same name.
+    #[arg(short = 'O', long = "output", value_name = "NAME")]
+    pub output_names: Vec<String>,
+
+    /// For each -O in order: the index in `urls` of the URL given before it, if any (filled by
+    /// [`Cli::parse_args`]).
+    #[arg(skip)]
+    pub named: Vec<(Option<usize>, String)>,
+
     /// Read URLs from FILE, one per line ("-" reads standard input); blank lines and lines starting with # are ignored.
+    /// Indented lines under a URL give options for it alone, as aria2c's input files do:
+    /// "  out=NAME" names its file, "  sha256=HEX" is the same as #sha256=HEX on the URL.
     #[arg(short = 'i', long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
 
-    /// Directory the files are written to; created if missing.
+    /// Directory the files are written to; created if missing. "-" writes the one URL's bytes to
+    /// standard output instead (as --stdout).
     #[arg(short = 'o', long, value_name = "DIR", default_value = ".")]
     pub output_dir: PathBuf,
+
+    /// Write the one URL's bytes to standard output, in order, and nothing else (the report goes
+    /// to standard error). Retries continue from the last byte written when the server allows
+    /// it; a failure after the first byte exits 1 and says how many bytes were written.
+    #[arg(long, conflicts_with_all = ["output_dir", "json", "no_clobber", "dry_run", "output_names"])]
+    pub stdout: bool,
 
     /// How many files download at once.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 8)]
@@ -52,6 +72,22 @@ pub struct Cli {
     /// (loopback, localhost) one per core in all]. Given explicitly, it holds for every server.
     #[arg(short = 'x', long, value_name = "N")]
     pub max_connections_per_file: Option<usize>,
+
+    /// Cap the whole run's download rate at RATE a second (e.g. 10MiB, 500KiB), shared by all
+    /// files and parts: for a boot script that must not starve the service beside it, or a
+    /// metered link. Smooth at the one-second scale.
+    #[arg(long, value_name = "RATE")]
+    pub limit_rate: Option<String>,
+
+    /// Fail a file whose announced size is larger than SIZE (e.g. 2GiB) before any byte of it is
+    /// written, and one that grows past SIZE while arriving at that point; nothing of it is kept.
+    #[arg(long, value_name = "SIZE")]
+    pub max_filesize: Option<String>,
+
+    /// Never replace a file that exists already: its URL is reported skipped, with the reason.
+    /// (By default a file there is replaced once the new one is complete and verified.)
+    #[arg(long)]
+    pub no_clobber: bool,
 
     /// Send this header with every http(s) request, as 'Name: value' (repeatable); @FILE reads one
     /// per line, keeping secrets out of the process list. Sent to each URL's own scheme, host and
@@ -131,7 +167,8 @@ pub enum FilterRule {
 
 impl Cli {
     /// Parses the process's arguments, as [`Parser::parse`] does (printing clap's own errors and
-    /// exiting 2), and also records the order of the flags whose meaning depends on it.
+    /// exiting 2), and also records which URL each `-O` follows and the order of `--include`/`--exclude`,
+    /// which clap's struct loses.
     pub fn parse_args() -> Cli {
         Self::from_matches(Self::command().get_matches()).unwrap_or_else(|e| e.exit())
     }
@@ -147,6 +184,15 @@ impl Cli {
 
     fn from_matches(matches: clap::ArgMatches) -> Result<Cli, clap::Error> {
         let mut cli = Cli::from_arg_matches(&matches)?;
+        let url_at: Vec<usize> = matches
+            .indices_of("urls")
+            .map_or(Vec::new(), Iterator::collect);
+        if let Some(name_at) = matches.indices_of("output_names") {
+            cli.named = name_at
+                .zip(&cli.output_names)
+                .map(|(at, name)| (url_at.iter().rposition(|&u| u < at), name.clone()))
+                .collect();
+        }
         let mut filters: Vec<(usize, FilterRule, String)> = Vec::new();
         for (id, rule) in [
             ("include", FilterRule::Include),

@@ -120,6 +120,23 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The file is larger than `--max-filesize` allows.
+    #[error("the file is {size} bytes, more than --max-filesize {max}; nothing of it was kept")]
+    TooLarge {
+        /// Its announced size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+
+    /// The file grew past `--max-filesize` while arriving.
+    #[error("the file grew past --max-filesize {0} bytes while arriving; nothing of it was kept")]
+    GrewTooLarge(u64),
+
+    /// `--no-clobber`: the target appeared while the file downloaded, and was kept.
+    #[error("{} exists already, and --no-clobber keeps it", .0.display())]
+    Exists(PathBuf),
+
     /// The name the URL would be saved under is not a safe file name.
     #[error("{0}")]
     UnsafeName(String),
@@ -131,6 +148,16 @@ pub enum Error {
     /// `--deadline` passed.
     #[error("the --deadline passed{0}")]
     DeadlineReached(Leftover),
+
+    /// `-o -`: a failure after some of the file's bytes had gone to standard output, which
+    /// cannot take them back; the message says how many.
+    #[error("{}", streamed_message(*.written, .cause))]
+    Streamed {
+        /// Bytes written to standard output before the failure.
+        written: u64,
+        /// What went wrong.
+        cause: Box<Error>,
+    },
 
     /// Anything else the SDK reported, already phrased.
     #[error("{0}")]
@@ -181,6 +208,25 @@ fn reason_suffix(reason: &Option<String>) -> String {
     }
 }
 
+/// [`Error::Streamed`]'s sentence: the cause, phrased for bytes that were not kept in a file.
+fn streamed_message(written: u64, cause: &Error) -> String {
+    let sent = format!("{written} bytes had been written to standard output");
+    match cause {
+        Error::ChecksumMismatch { expected, actual } => format!(
+            "SHA-256 mismatch: expected {expected}, got {actual}; the {written} bytes written to standard output are not the file asked for"
+        ),
+        Error::StoredChecksumMismatch { expected, actual } => format!(
+            "the object does not match the checksum S3 stored with it (expected {expected}, got {actual}); the {written} bytes written to standard output are not the object"
+        ),
+        Error::GrewTooLarge(max) => {
+            format!("the file grew past --max-filesize {max} bytes while arriving, after {sent}")
+        }
+        Error::Interrupted(_) => format!("interrupted after {sent}"),
+        Error::DeadlineReached(_) => format!("the --deadline passed after {sent}"),
+        cause => format!("{cause}, after {sent}"),
+    }
+}
+
 impl Error {
     /// Whether trying the same request again may succeed.
     pub fn is_transient(&self) -> bool {
@@ -198,7 +244,10 @@ impl Error {
     pub fn is_corrupt_data(&self) -> bool {
         matches!(
             self,
-            Error::ChecksumMismatch { .. } | Error::StoredChecksumMismatch { .. }
+            Error::ChecksumMismatch { .. }
+                | Error::StoredChecksumMismatch { .. }
+                | Error::TooLarge { .. }
+                | Error::GrewTooLarge(_)
         )
     }
 

@@ -76,14 +76,22 @@ fn create_output_dir(dir: &std::path::Path) -> Result<()> {
 /// the report. One URL failing never stops the others; only a usage problem is an `Err`.
 pub async fn run(config: &Config, stop: Stop) -> Result<Report> {
     let started = Instant::now();
-    let entries = plan::parse(&config.urls);
+    let entries = plan::parse_wanted(&config.urls);
     if !config.s3.filters.is_empty() && !entries.iter().any(|e| matches!(e, Entry::S3Prefix { .. }))
     {
         return Err(Error::Usage(
             "--include and --exclude filter the objects of an s3://bucket/prefix/ listing, and no such URL was given".into(),
         ));
     }
-    if !config.dry_run {
+    if let (true, Some(Entry::S3Prefix { shown, .. })) = (
+        config.stdout,
+        entries.iter().find(|e| matches!(e, Entry::S3Prefix { .. })),
+    ) {
+        return Err(Error::Usage(format!(
+            "{shown} names every object under a prefix, and standard output (-o -) takes one file; name one object, or write them to a directory with -o DIR"
+        )));
+    }
+    if !config.dry_run && !config.stdout {
         create_output_dir(&config.output_dir)?;
     }
     let needs_s3 = entries.iter().any(|e| {
@@ -163,7 +171,7 @@ async fn run_entries(
     let leftovers = Leftovers::scan(
         &config.output_dir,
         entries.iter().filter_map(|e| match e {
-            Entry::Job(job) => Some(job.target.as_path()),
+            Entry::Job(job) if !config.stdout => Some(job.target.as_path()),
             _ => None,
         }),
     );
@@ -193,8 +201,14 @@ async fn run_entries(
             retries: config.retries,
             idle_timeout: config.idle_timeout,
             lanes: lanes.clone(),
+            rate: config
+                .limit_rate
+                .map(|rate| Arc::new(transfer::rate::RateLimit::new(rate))),
+            max_filesize: config.max_filesize,
+            no_clobber: config.no_clobber,
         },
         output_dir: config.output_dir.clone(),
+        stdout: config.stdout,
         leftovers,
         clients: clients.clone(),
         progress: progress.clone(),
@@ -223,6 +237,8 @@ struct Pool {
     queue: Mutex<VecDeque<(usize, Job)>>,
     settings: transfer::settings::Settings,
     output_dir: PathBuf,
+    /// `-o -`: the one job goes to standard output.
+    stdout: bool,
     leftovers: Leftovers,
     clients: Clients,
     progress: Progress,
@@ -272,8 +288,17 @@ impl Pool {
                 version_id.clone(),
             )),
         };
-        let job_progress = self.progress.job(job.shown.clone());
+        if self.stdout {
+            return self.to_stdout(job, source).await;
+        }
         let paths = transfer::paths::Paths::new(&self.output_dir, &job.target);
+        if self.settings.no_clobber && std::fs::symlink_metadata(&paths.target).is_ok() {
+            return Outcome {
+                path: Some(paths.target),
+                ..Outcome::not_run(job.shown, Status::Skipped, NO_CLOBBER.into())
+            };
+        }
+        let job_progress = self.progress.job(job.shown.clone());
         let may_resume = self.leftovers.may_have_state(&paths);
         let result = transfer::download(
             &job,
@@ -290,6 +315,50 @@ impl Pool {
         outcome
     }
 }
+
+impl Pool {
+    /// `-o -`'s transfer: the bytes of `job` to standard output, and the report's line for it.
+    async fn to_stdout(&self, job: Job, source: Source) -> Outcome {
+        let progress = self.progress.job(job.shown.clone());
+        let streamed = match transfer::to_stdout::stdout() {
+            Ok(mut stdout) => {
+                transfer::to_stdout::stream(
+                    &job,
+                    &source,
+                    &self.settings,
+                    &progress,
+                    &self.stop,
+                    &mut stdout,
+                )
+                .await
+            }
+            Err(err) => Err(err),
+        };
+        let outcome = match streamed {
+            Ok(done) => Outcome {
+                bytes: done.bytes,
+                elapsed: progress.elapsed(),
+                error: None,
+                sha256_verified: done.verified,
+                retries: done.retries,
+                ..Outcome::not_run(job.shown, Status::Ok, String::new())
+            },
+            Err(err) => Outcome {
+                elapsed: progress.elapsed(),
+                bytes: match &err {
+                    Error::Streamed { written, .. } => *written,
+                    _ => 0,
+                },
+                ..Outcome::not_run(job.shown, Status::Failed, err.to_string())
+            },
+        };
+        progress.finished(|| outcome.line());
+        outcome
+    }
+}
+
+/// Why `--no-clobber` skipped a URL.
+const NO_CLOBBER: &str = "the file exists already, and --no-clobber keeps it";
 
 fn rejected(shown: String, why: Rejection) -> Outcome {
     match why {
@@ -332,6 +401,11 @@ fn outcome_of(job: Job, result: Result<transfer::Delivered>, progress: &JobProgr
             resumed_bytes: done.resumed_from,
             already_present: done.already_present,
             retries: done.retries,
+        },
+        Err(Error::Exists(path)) => Outcome {
+            elapsed,
+            path: Some(path),
+            ..Outcome::not_run(job.shown, Status::Skipped, NO_CLOBBER.into())
         },
         Err(err) => Outcome {
             elapsed,

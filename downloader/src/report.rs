@@ -18,7 +18,7 @@ pub enum Status {
     Ok,
     /// Not downloaded; see the error.
     Failed,
-    /// Not downloaded because a later URL writes the same file.
+    /// Not downloaded: a later URL writes the same file, or `--no-clobber` kept the file there.
     Skipped,
     /// A scheme `fetch` does not download.
     Unsupported,
@@ -105,7 +105,9 @@ impl Outcome {
                 HumanBytes(self.resumed_bytes)
             ),
             (Status::Ok, Some(path), _) => format!("-> {}", path.display()),
+            (Status::Ok, None, _) => "-> standard output".to_string(),
             (Status::Planned, Some(path), _) => format!("would be written to {}", path.display()),
+            (Status::Skipped, Some(path), Some(error)) => format!("{} ({error})", path.display()),
             (Status::Skipped, _, _) => format!(
                 "superseded by {} (same file name)",
                 self.superseded_by.as_deref().unwrap_or("a later URL")

@@ -164,3 +164,20 @@ fn an_outcome_with_every_field_set_matches_the_schema() {
     status["items"][0]["status"] = Value::from("done");
     assert!(!violations(&status).is_empty(), "an unknown status passed");
 }
+
+/// `--no-clobber`'s skipped item (the file kept, and why) is one the schema describes.
+#[tokio::test]
+async fn a_no_clobber_skip_matches_the_schema() {
+    let server = HttpServer::start().await;
+    server.route("/kept.txt", Route::file("new"));
+    let (_home, out, mut cmd) = quiet_fetch();
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("kept.txt"), "old").unwrap();
+    cmd.arg(server.url("/kept.txt"))
+        .args(["--no-clobber", "--json"]);
+    let output = run(cmd).await;
+    assert_exit(&output, 0);
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_valid(&doc);
+    assert_eq!(doc["items"][0]["status"], "skipped", "{doc:#}");
+}

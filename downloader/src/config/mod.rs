@@ -3,6 +3,7 @@
 
 pub mod filter;
 pub mod header;
+pub mod wanted;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use reqwest::header::HeaderMap;
 
 use crate::cli::Cli;
 use crate::config::filter::Filters;
+use crate::config::wanted::Wanted;
 use crate::error::{Error, Result};
 use crate::source::tls::CaCert;
 
@@ -38,8 +40,9 @@ pub struct S3Settings {
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The URLs in the order given: command line first, then the input file.
-    pub urls: Vec<String>,
+    /// The URLs in the order given, command line first, then the input file, each with the
+    /// options given for it alone (checked: names are plain and distinct).
+    pub urls: Vec<Wanted>,
     /// Where files are written.
     pub output_dir: PathBuf,
     /// Files downloading at once (at least 1).
@@ -58,6 +61,12 @@ pub struct Config {
     /// limit depends on whether the server is on this machine (see
     /// [`crate::transfer::layout::Connections`]).
     pub connections_per_file: Option<usize>,
+    /// The whole run's download rate cap in bytes a second (`--limit-rate`).
+    pub limit_rate: Option<u64>,
+    /// The largest file accepted (`--max-filesize`).
+    pub max_filesize: Option<u64>,
+    /// Keep files that exist already (`--no-clobber`).
+    pub no_clobber: bool,
     /// Extra trusted CA certificates (`--ca-cert`).
     pub ca_cert: Option<CaCert>,
     /// Extra headers for http(s) requests (`--header`), for each URL's own origin only.
@@ -66,6 +75,8 @@ pub struct Config {
     pub s3: S3Settings,
     /// Only plan: list, name and report what would be downloaded, writing nothing.
     pub dry_run: bool,
+    /// Write the one URL's bytes to standard output (`-o -`, `--stdout`), not to a file.
+    pub stdout: bool,
     /// Print the JSON report on stdout.
     pub json: bool,
     /// Hide progress.
@@ -78,15 +89,21 @@ const MIN_PART_SIZE: u64 = 64 * 1024;
 impl Config {
     /// Checks the command line and reads the input file. Errors are usage errors (exit code 2).
     pub fn from_cli(cli: Cli) -> Result<Config> {
-        let mut urls: Vec<String> = cli.urls.iter().map(|u| u.trim().to_string()).collect();
+        let mut urls: Vec<Wanted> = cli.urls.iter().map(|u| Wanted::url(u.trim())).collect();
+        wanted::attach_names(&mut urls, &cli.named)?;
         if let Some(path) = &cli.input_file {
             urls.extend(read_url_list(path)?);
         }
-        urls.retain(|u| !u.is_empty());
+        urls.retain(|u| !u.url.is_empty());
+        wanted::check_all(&urls)?;
         if urls.is_empty() {
             return Err(Error::Usage(
                 "no URL given; pass one or more with -u URL or a list with -i FILE".into(),
             ));
+        }
+        let stdout = cli.stdout || cli.output_dir.as_os_str() == "-";
+        if stdout {
+            check_stdout(&cli, &urls)?;
         }
         if cli.jobs == 0 {
             return Err(Error::Usage("--jobs must be at least 1".into()));
@@ -97,6 +114,16 @@ impl Config {
             ));
         }
         let part_size = parse_size(&cli.part_size)?;
+        let limit_rate = cli
+            .limit_rate
+            .as_deref()
+            .map(|rate| positive_size("--limit-rate", rate))
+            .transpose()?;
+        let max_filesize = cli
+            .max_filesize
+            .as_deref()
+            .map(|size| positive_size("--max-filesize", size))
+            .transpose()?;
         let ca_cert = match &cli.ca_cert {
             Some(path) => Some(read_ca_cert(path)?),
             None => None,
@@ -131,6 +158,9 @@ impl Config {
                 .transpose()?,
             part_size,
             connections_per_file: cli.max_connections_per_file,
+            limit_rate,
+            max_filesize,
+            no_clobber: cli.no_clobber,
             ca_cert,
             headers: crate::config::header::parse(&cli.headers)?,
             s3: S3Settings {
@@ -142,9 +172,43 @@ impl Config {
                 filters: Filters::new(&cli.filters)?,
             },
             dry_run: cli.dry_run,
+            stdout,
             json: cli.json,
             quiet: cli.quiet,
         })
+    }
+}
+
+/// What standard output (`-o -`) cannot go with: it takes one file's bytes and nothing else.
+/// (`--stdout` itself is kept from these by clap.)
+fn check_stdout(cli: &Cli, urls: &[Wanted]) -> Result<()> {
+    if urls.len() > 1 {
+        return Err(Error::Usage(format!(
+            "standard output (-o -) takes the bytes of one URL, and {} were given; write several to a directory with -o DIR",
+            urls.len()
+        )));
+    }
+    let refused = [
+        (
+            cli.json,
+            "--json prints the report on standard output, which -o - gives to the file's bytes",
+        ),
+        (
+            cli.no_clobber,
+            "--no-clobber keeps existing files, and -o - writes no file",
+        ),
+        (
+            cli.dry_run,
+            "--dry-run says where files would be written, and -o - writes no file",
+        ),
+        (
+            urls.iter().any(|u| u.name.is_some()),
+            "a name for the file (-O, out=) has no use with -o -, which writes no file",
+        ),
+    ];
+    match refused.into_iter().find(|(given, _)| *given) {
+        Some((_, why)) => Err(Error::Usage(format!("{why}; leave one of them out"))),
+        None => Ok(()),
     }
 }
 
@@ -178,8 +242,18 @@ fn parse_size(text: &str) -> Result<u64> {
     Ok(size.as_u64())
 }
 
-/// Reads a URL list: one per line, `#` comments and blank lines skipped, `-` is standard input.
-fn read_url_list(path: &PathBuf) -> Result<Vec<String>> {
+/// A size above zero such as `10MiB`, `500KiB`, `1048576`, for `flag`.
+fn positive_size(flag: &str, text: &str) -> Result<u64> {
+    match text.trim().parse::<bytesize::ByteSize>() {
+        Ok(size) if size.as_u64() > 0 => Ok(size.as_u64()),
+        _ => Err(Error::Usage(format!(
+            "{flag} {text} is not a size above zero; write it like 10MiB, 500KiB or 1048576"
+        ))),
+    }
+}
+
+/// Reads a URL list (see [`wanted::parse_list`]); `-` is standard input.
+fn read_url_list(path: &PathBuf) -> Result<Vec<Wanted>> {
     let text = if path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -194,12 +268,12 @@ fn read_url_list(path: &PathBuf) -> Result<Vec<String>> {
             ))
         })?
     };
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(String::from)
-        .collect())
+    let source = if path.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
+    wanted::parse_list(&text, &source)
 }
 
 fn read_ca_cert(path: &PathBuf) -> Result<CaCert> {
@@ -232,6 +306,30 @@ mod tests {
     }
 
     #[test]
+    fn rates_and_limits_parse_like_part_sizes() {
+        assert_eq!(positive_size("--limit-rate", "10MiB").unwrap(), 10 << 20);
+        assert_eq!(positive_size("--limit-rate", "500KiB").unwrap(), 500 << 10);
+        assert_eq!(positive_size("--limit-rate", " 1000 ").unwrap(), 1000);
+        for bad in ["0", "fast", "-1KiB", ""] {
+            let err = positive_size("--limit-rate", bad).unwrap_err();
+            assert!(err.to_string().starts_with("--limit-rate"), "{err}");
+        }
+        let cfg = config(&[
+            "-u",
+            "http://x/a",
+            "--limit-rate",
+            "1MiB",
+            "--max-filesize",
+            "1KB",
+        ]);
+        let cfg = cfg.unwrap();
+        assert_eq!(
+            (cfg.limit_rate, cfg.max_filesize),
+            (Some(1 << 20), Some(1000))
+        );
+    }
+
+    #[test]
     fn no_urls_is_a_usage_error() {
         assert!(matches!(config(&[]), Err(Error::Usage(_))));
     }
@@ -260,7 +358,33 @@ mod tests {
         let list = dir.path().join("urls.txt");
         std::fs::write(&list, "# comment\n\nhttp://x/a\n  http://x/b  \n").unwrap();
         let cfg = config(&["-u", "http://x/c", "-i", list.to_str().unwrap()]).unwrap();
-        assert_eq!(cfg.urls, vec!["http://x/c", "http://x/a", "http://x/b"]);
+        let urls: Vec<&str> = cfg.urls.iter().map(|w| w.url.as_str()).collect();
+        assert_eq!(urls, vec!["http://x/c", "http://x/a", "http://x/b"]);
+    }
+
+    #[test]
+    fn dash_o_names_the_url_before_it() {
+        let cfg = config(&[
+            "-u",
+            "http://x/a",
+            "http://x/b",
+            "-O",
+            "b.bin",
+            "-u",
+            "http://x/c",
+        ])
+        .unwrap();
+        let names: Vec<Option<&str>> = cfg.urls.iter().map(|w| w.name.as_deref()).collect();
+        assert_eq!(names, vec![None, Some("b.bin"), None]);
+        for bad in [
+            vec!["-O", "first", "-u", "http://x/a"],
+            vec!["-u", "http://x/a", "-O", "one", "-O", "two"],
+            vec!["-u", "http://x/a", "-O", "f", "-u", "http://x/b", "-O", "f"],
+            vec!["-u", "http://x/a", "-O", "../f"],
+            vec!["-u", "s3://bucket/prefix/", "-O", "f"],
+        ] {
+            assert!(matches!(config(&bad), Err(Error::Usage(_))), "{bad:?}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::path::{Component, PathBuf};
 use percent_encoding::percent_decode_str;
 use url::Url;
 
+use crate::config::wanted::Wanted;
 use crate::redact::{redact, redact_str};
 
 /// Where the bytes come from.
@@ -92,10 +93,28 @@ pub enum Entry {
 
 /// Parses the URLs and drops exact repeats (the first occurrence keeps its place).
 pub fn parse(urls: &[String]) -> Vec<Entry> {
+    let wanted: Vec<Wanted> = urls.iter().map(Wanted::url).collect();
+    parse_wanted(&wanted)
+}
+
+/// As [`parse`], for URLs with options of their own: a name given replaces the one derived from
+/// the URL (it was checked as one), a `sha256=` stands for the URL's `#sha256=`.
+pub fn parse_wanted(urls: &[Wanted]) -> Vec<Entry> {
     let mut seen = std::collections::HashSet::new();
     urls.iter()
-        .filter(|raw| seen.insert(normalize(raw)))
-        .map(|raw| parse_one(raw))
+        .filter(|wanted| seen.insert(normalize(&wanted.url)))
+        .map(|wanted| {
+            let mut entry = parse_one(&wanted.url);
+            if let Entry::Job(job) = &mut entry {
+                if let Some(name) = &wanted.name {
+                    job.target = PathBuf::from(name);
+                }
+                if job.sha256.is_none() {
+                    job.sha256.clone_from(&wanted.sha256);
+                }
+            }
+            entry
+        })
         .collect()
 }
 
@@ -442,6 +461,28 @@ mod tests {
         );
         for bad in ["p/../x", "p/a//b", "p/./a", "p/a\\b", "p/", "p/a/\u{1}"] {
             assert!(prefix_target("p/", bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn given_names_and_checksums_replace_derived_ones() {
+        let hex = "c".repeat(64);
+        let plan = parse_wanted(&[
+            Wanted {
+                name: Some("app.jar".into()),
+                sha256: Some(hex.clone()),
+                ..Wanted::url("https://h/download?id=7")
+            },
+            Wanted {
+                name: Some("conf".into()),
+                ..Wanted::url("s3://bucket/dir/x.conf")
+            },
+        ]);
+        assert_eq!(target(&plan[0]), Path::new("app.jar"));
+        assert_eq!(target(&plan[1]), Path::new("conf"));
+        match &plan[0] {
+            Entry::Job(job) => assert_eq!(job.sha256.as_deref(), Some(hex.as_str())),
+            other => panic!("{other:?}"),
         }
     }
 

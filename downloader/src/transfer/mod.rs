@@ -12,9 +12,11 @@ pub mod layout;
 pub mod leftovers;
 mod part;
 pub mod paths;
+pub mod rate;
 mod retry;
 mod saver;
 pub mod settings;
+pub mod to_stdout;
 pub mod verify;
 
 use std::fs::{File, OpenOptions};
@@ -187,6 +189,9 @@ impl Transfer<'_> {
                 Err(err) => return (empty, Err(err)),
             },
         };
+        if let Err(err) = self.within_max(known_size) {
+            return (empty, Err(err));
+        }
         let first = match known_size {
             Some(size) if size <= part_size => None,
             _ => Some(ByteRange {
@@ -239,6 +244,9 @@ impl Transfer<'_> {
             } => Layout::whole(len, accepts_ranges, reply.validator),
         };
         let layout = Arc::new(layout);
+        if let Err(err) = self.within_max(layout.total) {
+            return (layout, Err(err));
+        }
         if let Some(empty) = self.stored_checksum(&layout).and_then(|s| s.running_crc()) {
             layout.track_crc(empty);
         }
@@ -252,6 +260,14 @@ impl Transfer<'_> {
         };
         let outcome = self.fetch_parts(&layout, file, Some(reply.body)).await;
         (layout, outcome)
+    }
+
+    /// Fails a file whose announced `size` is above `--max-filesize`, before any byte is written.
+    fn within_max(&self, size: Option<u64>) -> Result<()> {
+        match (size, self.settings.max_filesize) {
+            (Some(size), Some(max)) if size > max => Err(Error::TooLarge { size, max }),
+            _ => Ok(()),
+        }
     }
 
     /// The checksum S3 stored with the version of the object that `layout` downloads.
@@ -543,10 +559,47 @@ impl Transfer<'_> {
             self.discard();
             return Err(err);
         }
+        if self.settings.no_clobber {
+            return self
+                .place_without_clobbering(bytes, resumed_from, had_state, s3_checksum)
+                .await;
+        }
         if let Err(e) = std::fs::rename(&self.paths.partial, &self.paths.target) {
             // The target cannot take it (a directory, a name too long): no leftovers either.
             self.discard();
             return Err(Error::io(&self.paths.target, e));
+        }
+        if had_state || self.saved.load(Ordering::Acquire) {
+            saver::remove(&self.paths);
+        }
+        Ok(Delivered {
+            path: self.paths.target.clone(),
+            bytes,
+            resumed_from,
+            retries: self.retries.load(Ordering::Relaxed),
+            verified: self.job.sha256.is_some(),
+            s3_checksum,
+            already_present: false,
+        })
+    }
+
+    /// `--no-clobber`'s end of [`Self::finish`]: a hard link puts the file in place only if no
+    /// file took the name meanwhile (a rename would replace it), then the partial name goes.
+    async fn place_without_clobbering(
+        &self,
+        bytes: u64,
+        resumed_from: u64,
+        had_state: bool,
+        s3_checksum: Option<&'static str>,
+    ) -> Result<Delivered> {
+        let linked = std::fs::hard_link(&self.paths.partial, &self.paths.target);
+        self.discard();
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Exists(self.paths.target.clone()));
+            }
+            Err(e) => return Err(Error::io(&self.paths.target, e)),
         }
         if had_state || self.saved.load(Ordering::Acquire) {
             saver::remove(&self.paths);

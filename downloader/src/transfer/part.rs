@@ -151,6 +151,21 @@ impl PartWorker {
                     return Err(err);
                 }
                 Ok(Some(Ok(chunk))) => {
+                    if let Some(max) = self.settings.max_filesize
+                        && part.start + part.done() + (batched + chunk.len()) as u64 > max
+                    {
+                        return Err(Error::GrewTooLarge(max));
+                    }
+                    if let Some(rate) = &self.settings.rate {
+                        let taken = self.stop.unless_stopped(async {
+                            rate.take(chunk.len() as u64).await;
+                            Ok(())
+                        });
+                        if let Err(stopped) = taken.await {
+                            self.flush(part, &mut batch, &mut batched)?;
+                            return Err(stopped);
+                        }
+                    }
                     if let Some(len) = part.len()
                         && part.done() + (batched + chunk.len()) as u64 > len
                     {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::lanes::Lanes;
 use crate::transfer::layout::Connections;
+use crate::transfer::rate::RateLimit;
 
 /// Settings that shape every transfer of a run.
 #[derive(Clone)]
@@ -19,4 +20,10 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// Where the parts of a split file run, spread so that one big file uses every core.
     pub lanes: Arc<Lanes>,
+    /// The run's shared rate cap (`--limit-rate`).
+    pub rate: Option<Arc<RateLimit>>,
+    /// The largest file accepted (`--max-filesize`).
+    pub max_filesize: Option<u64>,
+    /// Never replace a file there already (`--no-clobber`).
+    pub no_clobber: bool,
 }
