@@ -5,6 +5,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Blue/green rollout of an EC2 Auto Scaling group behind HTTPS, through CloudFormation.
 ///
@@ -34,6 +35,22 @@ pub enum Command {
         /// Keep streaming events while the stack is busy (what to run after Ctrl-C).
         #[arg(long)]
         watch: bool,
+    },
+    /// Check the live stack from anywhere (cron, CI, a monitoring agent): its instances' health
+    /// in the target group, an HTTPS GET answered 200 by the live build, the TLS certificate's
+    /// days left and the server's clock. Exit 0 when every check passes, 1 when one fails.
+    Check {
+        /// The largest clock difference accepted, in seconds. A Date header tells the server's time
+        /// to the second, so from it only a difference past about 1 s shows: name a JSON time
+        /// endpoint with HEALTH_CHECK_TIME_URL for a finer one.
+        #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
+        max_drift: Duration,
+        /// The fewest days the TLS certificate may have left.
+        #[arg(long, value_name = "DAYS", default_value_t = 14)]
+        cert_days: u32,
+        /// Print one JSON document on standard output instead of a line per check.
+        #[arg(long)]
+        json: bool,
     },
     /// Delete the stack (the config bucket is kept).
     Delete,
@@ -163,6 +180,22 @@ pub struct Settings {
     /// PEM file of CA certificates the health check trusts besides the system's (a private CA).
     #[arg(long, env = "HEALTH_CHECK_CA_CERT", global = true)]
     pub ca_cert: Option<PathBuf>,
+    /// URL `check` reads the server's time from, answering JSON {"now": ...} (seconds since 1970,
+    /// or an RFC 3339 time) [default: the Date header of the HTTPS GET, to the second].
+    #[arg(long, env = "HEALTH_CHECK_TIME_URL", global = true)]
+    pub health_time_url: Option<String>,
+}
+
+/// A non-negative, finite number of seconds, such as 1 or 0.25.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..1e9).contains(&secs) => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!(
+            "{text:?} is not a number of seconds; write it like 1 or 0.5"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! Data flows one way, and the folders follow it: [`cli`] (raw flags) -> [`config`] (checked
 //! settings, with the stock images and the fetch shipped with a build) -> [`template`] (templates,
-//! boot assets and parameters) -> [`commands`] (`create`, `update`, `delete`, `plan`, `status`,
+//! boot assets and parameters) -> [`commands`] (`create`, `update`, `delete`, `plan`, `status`, `check`,
 //! and their shared steps: the config bucket, the subnets' way out) -> [`watch`] (live stack
 //! events, then the fleet's health) -> [`exit_code`]. Beneath them, [`aws`]: the clients and the
 //! reading of stacks. Beside the flow: [`session`] (what one invocation carries), [`progress`]
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::Clients;
 use crate::cli::Command;
-use crate::commands::{plan, rollout, status};
+use crate::commands::{check, plan, rollout, status};
 use crate::config::Config;
 use crate::config::image::BaseImage;
 use crate::error::Error;
@@ -50,6 +50,20 @@ pub async fn run(
         (Command::Update, Some(d)) => rollout::update(&session, d).await,
         (Command::Plan, Some(d)) => plan::plan(&session, d).await,
         (Command::Status { watch }, _) => status::show(&session, watch).await,
+        (
+            Command::Check {
+                max_drift,
+                cert_days,
+                json,
+            },
+            _,
+        ) => {
+            let limits = check::Limits {
+                max_drift,
+                cert_days,
+            };
+            check::run(&session, limits, json).await
+        }
         (Command::Delete, _) => rollout::delete(&session).await,
         _ => Err(Error::Invalid(vec![
             "this command needs the deployment settings".into(),

@@ -37,6 +37,8 @@ pub struct Target {
     pub health_check: HealthCheck,
     /// URL the health check requests instead of the stack's Url output.
     pub health_url: Option<String>,
+    /// URL `check` reads the server's time from (JSON `{"now": ...}`), instead of the Date header.
+    pub health_time_url: Option<String>,
     /// Extra CA certificates (PEM) the health check trusts, already checked to hold one or more.
     pub ca_cert_pem: Option<Vec<u8>>,
 }
@@ -194,7 +196,7 @@ impl Config {
             Command::Create | Command::Update | Command::Plan | Command::Render => {
                 Some(deploy(s, &target.stack_name, &mut p))
             }
-            Command::Status { .. } | Command::Delete => None,
+            Command::Status { .. } | Command::Check { .. } | Command::Delete => None,
         };
         // A new stack boots a stock image, which has no fetch; an update may keep a pinned
         // image that has one, which only the stack tells.
@@ -278,6 +280,15 @@ fn target(s: &Settings, p: &mut Problems) -> Target {
             )),
         }
     }
+    let health_time_url = non_empty(&s.health_time_url).map(str::to_string);
+    if let Some(u) = &health_time_url {
+        match url::Url::parse(u) {
+            Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.host().is_some() => {}
+            _ => p.add(format!(
+                "HEALTH_CHECK_TIME_URL {u:?} is not an http(s) URL: use e.g. https://app.example.com/now, or unset it to read the time from the Date header."
+            )),
+        }
+    }
     let ca_cert_pem = s
         .ca_cert
         .as_ref()
@@ -297,6 +308,7 @@ fn target(s: &Settings, p: &mut Problems) -> Target {
         wait_for_idle: s.wait_for_idle,
         health_check: s.health_check,
         health_url,
+        health_time_url,
         ca_cert_pem,
     }
 }

@@ -69,9 +69,12 @@ pub async fn check(session: &Session<'_>, info: &StackInfo, build: u64) -> Resul
     Err(Error::Unhealthy(last))
 }
 
-/// The HTTPS client of the check: the system's roots plus the operator's CA, if any.
-fn client(ca_cert_pem: Option<&[u8]>) -> Result<reqwest::Client, Error> {
-    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+/// The HTTPS client of the check: the system's roots plus the operator's CA, if any; it keeps
+/// the server's certificate for [`Answer::certificate_expires`].
+pub fn client(ca_cert_pem: Option<&[u8]>) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .tls_info(true);
     if let Some(pem) = ca_cert_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|e| Error::Unhealthy(format!("HEALTH_CHECK_CA_CERT cannot be used: {e}")))?;
@@ -191,12 +194,24 @@ impl HttpSeen {
     }
 }
 
-/// One GET of `url`: 200 and the build in the X-Build-Number header (or in the body).
-pub async fn http_check(
-    client: &reqwest::Client,
-    url: &str,
-    build: u64,
-) -> Result<HttpSeen, String> {
+/// What one GET of the service told, before it is judged.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: reqwest::StatusCode,
+    /// The X-Build-Number header, trimmed.
+    pub build_header: Option<String>,
+    /// The body, as text (empty when it was not).
+    pub body: String,
+    /// Server clock minus ours, from the Date header; see [`clock_offset`].
+    pub clock_offset: Option<Duration>,
+    /// When the server's TLS certificate expires (https only).
+    pub certificate_expires: Option<SystemTime>,
+}
+
+/// One GET of `url` with `client` (see [`client`]), whatever it answers; `Err` says why no answer
+/// came.
+pub async fn ask(client: &reqwest::Client, url: &str) -> Result<Answer, String> {
     let sent = SystemTime::now();
     let response = client.get(url).send().await.map_err(|e| {
         let why = one_line(&e);
@@ -214,38 +229,71 @@ pub async fn http_check(
         .get(reqwest::header::DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| httpdate::parse_http_date(v).ok());
-    let header = response
+    let build_header = response
         .headers()
         .get(BUILD_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_string());
+    let certificate_expires = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|info| info.peer_certificate())
+        .and_then(certificate_expiry);
     let body = response.text().await.unwrap_or_default();
-    if status != reqwest::StatusCode::OK {
-        return Err(format!("GET {url} answered {status}, not 200"));
-    }
-    let want = build.to_string();
-    let evidence = match header {
-        Some(h) if h == want => format!("{BUILD_HEADER}: {h}"),
-        Some(h) => {
-            return Err(format!(
+    Ok(Answer {
+        status,
+        build_header,
+        body,
+        clock_offset: date.map(|d| clock_offset(d, sent, received)),
+        certificate_expires,
+    })
+}
+
+/// The end of a DER certificate's validity.
+fn certificate_expiry(der: &[u8]) -> Option<SystemTime> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let secs = cert.validity().not_after.timestamp();
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+impl Answer {
+    /// Whether this is the answer of `build`: 200, and the build in the X-Build-Number header (or
+    /// in the body). `Ok` says where the build was found; `Err` what was wrong, in a sentence.
+    pub fn served_by(&self, url: &str, build: u64) -> Result<String, String> {
+        if self.status != reqwest::StatusCode::OK {
+            return Err(format!("GET {url} answered {}, not 200", self.status));
+        }
+        let want = build.to_string();
+        match &self.build_header {
+            Some(h) if *h == want => Ok(format!("{BUILD_HEADER}: {h}")),
+            Some(h) => Err(format!(
                 "GET {url} was served by build {h}, not {build}: the old fleet still answers"
-            ));
-        }
-        None if body
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|word| word == want) =>
-        {
-            "build number in the body".to_string()
-        }
-        None => {
-            return Err(format!(
+            )),
+            None if self
+                .body
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| word == want) =>
+            {
+                Ok("build number in the body".to_string())
+            }
+            None => Err(format!(
                 "GET {url} answered 200 without {BUILD_HEADER} and without {build} in the body: is nginx/app.conf deployed?"
-            ));
+            )),
         }
-    };
+    }
+}
+
+/// One GET of `url`: 200 and the build in the X-Build-Number header (or in the body).
+pub async fn http_check(
+    client: &reqwest::Client,
+    url: &str,
+    build: u64,
+) -> Result<HttpSeen, String> {
+    let answer = ask(client, url).await?;
+    let evidence = answer.served_by(url, build)?;
     Ok(HttpSeen {
         evidence,
-        clock_offset: date.map(|d| clock_offset(d, sent, received)),
+        clock_offset: answer.clock_offset,
     })
 }
 

@@ -371,10 +371,17 @@ impl HttpsApp {
                     let Ok(stream) = acceptor.accept(stream).await else {
                         return;
                     };
-                    let service = hyper::service::service_fn(move |_req| {
+                    let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
                         counter.fetch_add(1, Ordering::SeqCst);
                         let answer = shared.lock().unwrap().clone();
-                        async move { Ok::<_, std::convert::Infallible>(respond(&answer)) }
+                        let time = req.uri().path() == "/now";
+                        async move {
+                            Ok::<_, std::convert::Infallible>(if time {
+                                tell_time(&answer)
+                            } else {
+                                respond(&answer)
+                            })
+                        }
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(
                         hyper_util::rt::TokioExecutor::new(),
@@ -410,19 +417,37 @@ impl HttpsApp {
     }
 }
 
+/// This machine's time shifted by the answer's clock offset.
+fn server_now(answer: &Answer) -> std::time::SystemTime {
+    let now = std::time::SystemTime::now();
+    match answer.clock_offset_secs {
+        Some(offset) if offset >= 0 => now + Duration::from_secs(offset.unsigned_abs()),
+        Some(offset) => now - Duration::from_secs(offset.unsigned_abs()),
+        None => now,
+    }
+}
+
+/// `/now`: the server's time as JSON, as an app's time endpoint answers it.
+fn tell_time(answer: &Answer) -> hyper::Response<http_body_util::Full<hyper::body::Bytes>> {
+    let secs = server_now(answer)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    hyper::Response::builder()
+        .header("Content-Type", "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(
+            format!("{{\"now\": {secs}}}"),
+        )))
+        .unwrap()
+}
+
 fn respond(answer: &Answer) -> hyper::Response<http_body_util::Full<hyper::body::Bytes>> {
     let mut response = hyper::Response::builder().status(answer.status);
     if let Some(build) = &answer.build {
         response = response.header("X-Build-Number", build);
     }
-    if let Some(offset) = answer.clock_offset_secs {
-        let now = std::time::SystemTime::now();
-        let shifted = if offset >= 0 {
-            now + Duration::from_secs(offset.unsigned_abs())
-        } else {
-            now - Duration::from_secs(offset.unsigned_abs())
-        };
-        response = response.header("Date", httpdate::fmt_http_date(shifted));
+    if answer.clock_offset_secs.is_some() {
+        response = response.header("Date", httpdate::fmt_http_date(server_now(answer)));
     }
     response
         .body(http_body_util::Full::new(hyper::body::Bytes::from_static(
