@@ -155,6 +155,15 @@ pub struct Settings {
     /// SNS topic ARN notified by the operator alarms [default: none].
     #[arg(long, env = "ALARM_TOPIC_ARN", global = true)]
     pub alarm_topic_arn: Option<String>,
+    /// SNS topic ARN told of every stack event, and of the operator alarms when ALARM_TOPIC_ARN
+    /// is not set; `none` removes it [default: none on create; update keeps the stack's].
+    #[arg(long, env = "NOTIFY_TOPIC_ARN", global = true)]
+    pub notify_topic_arn: Option<String>,
+    /// Minutes after an update's new group is in service during which CloudFormation watches the
+    /// stack's alarms and rolls back to the old group, kept running, if one fires; 0 to 180, 0
+    /// removes the old group at once [default: 10].
+    #[arg(long, env = "MONITOR_MINUTES", global = true)]
+    pub monitor_minutes: Option<String>,
     /// Average CPU percent of the group above which an instance is added [default: 90].
     #[arg(long, env = "SCALE_UP_CPU", global = true)]
     pub scale_up_cpu: Option<String>,

@@ -38,6 +38,17 @@ pub enum Error {
         status: String,
         reasons: Vec<String>,
     },
+    /// A monitoring window's alarm fired and CloudFormation rolled the update back.
+    #[error(
+        "stack {stack}: alarm {alarm} fired at {at}: rolled back to build {build} ({status}); see the alarm's graph in CloudWatch, fix the build and deploy it under a new BUILD_NUMBER"
+    )]
+    AlarmRolledBack {
+        stack: String,
+        alarm: String,
+        at: String,
+        build: u64,
+        status: String,
+    },
     /// The wait went past `--timeout`.
     #[error("stack {stack} did not finish within {}{}", humanize(*.after), if *.cancelled { "; the update was cancelled and CloudFormation rolled it back" } else { "" })]
     TimedOut {

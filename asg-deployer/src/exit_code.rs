@@ -37,6 +37,7 @@ impl ExitCode {
             | Error::ReadFile { .. } => ExitCode::Refused,
             Error::Interrupted { .. } => ExitCode::Interrupted,
             Error::StackFailed { .. }
+            | Error::AlarmRolledBack { .. }
             | Error::TimedOut { .. }
             | Error::Unhealthy(_)
             | Error::Aws { .. }

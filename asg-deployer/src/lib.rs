@@ -94,6 +94,7 @@ fn render(config: &Config, display: &Display) -> Result<(), Error> {
             .clone()
             .unwrap_or_else(|| format!("<bucket of stack {}>", config.target.bucket_stack_name())),
         fetch,
+        notify_topic: deploy.notify.resolve(&[]),
     };
     display.line(template::render(deploy, &resolved)?.trim_end());
     Ok(())

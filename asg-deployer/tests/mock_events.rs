@@ -144,6 +144,7 @@ async fn events_stream_once_each_in_order_until_the_stack_is_done() {
         shutdown: CancellationToken::new(),
         display: &display,
         poll: POLL_INTERVAL,
+        window: None,
     }
     .run()
     .await
@@ -226,7 +227,7 @@ async fn a_failed_build_rolls_back_and_names_the_first_failure() {
     let target = target("30m");
     let (display, captured) = Display::capture();
     let session = Session::new(&clients, &target, &display, CancellationToken::new());
-    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true)
+    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true, None)
         .await
         .unwrap_err();
     match &err {
@@ -276,7 +277,7 @@ async fn past_the_timeout_the_update_is_cancelled_and_rolled_back() {
     let (display, captured) = Display::capture();
     let session = Session::new(&clients, &target, &display, CancellationToken::new());
     let started = Instant::now();
-    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true)
+    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true, None)
         .await
         .unwrap_err();
     let waited = started.elapsed();
@@ -353,6 +354,7 @@ async fn throttling_slows_the_polling_instead_of_failing() {
         shutdown: CancellationToken::new(),
         display: &display,
         poll: POLL_INTERVAL,
+        window: None,
     }
     .run()
     .await
@@ -389,7 +391,7 @@ async fn ctrl_c_stops_watching_and_says_how_to_resume() {
         tokio::time::sleep(Duration::from_secs(12)).await;
         press.cancel();
     });
-    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true)
+    let err = asg_deployer::commands::rollout::follow(&session, STACK_ID, None, true, None)
         .await
         .unwrap_err();
     assert_eq!(ExitCode::from_error(&err), ExitCode::Interrupted);

@@ -28,6 +28,10 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     /// Target health.
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// The state of the alarms a monitoring window watches.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Who deploys, for the build history.
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
@@ -72,6 +76,8 @@ impl Clients {
             ssm: aws_sdk_ssm::Client::new(conf),
             autoscaling: aws_sdk_autoscaling::Client::new(conf),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(conf),
+            sts: aws_sdk_sts::Client::new(conf),
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct StackInfo {
     pub outputs: BTreeMap<String, String>,
     /// When it last changed, RFC 3339.
     pub updated: Option<String>,
+    /// The SNS topics told of its events.
+    pub notification_arns: Vec<String>,
 }
 
 impl StackInfo {
@@ -66,6 +68,7 @@ impl StackInfo {
                 })
                 .collect(),
             updated: s.last_updated_time().or(s.creation_time()).map(format_time),
+            notification_arns: s.notification_arns().to_vec(),
         }
     }
 }

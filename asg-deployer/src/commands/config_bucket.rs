@@ -111,6 +111,7 @@ async fn create(session: &Session<'_>, name: &str, bucket: Option<&str>) -> Resu
         shutdown: session.shutdown.clone(),
         display,
         poll: session.poll,
+        window: None,
     }
     .run()
     .await?;

@@ -8,13 +8,14 @@ use tokio::time::Instant;
 
 use crate::aws::stack::{self, StackInfo};
 use crate::commands::config_bucket;
-use crate::config::Deploy;
 use crate::config::image::{Arch, BaseImage};
+use crate::config::{Deploy, Notify};
 use crate::error::{Error, humanize};
 use crate::session::Session;
 use crate::template::{self, Resolved};
 use crate::watch::events::{WatchEnd, Watcher, newest_event_id};
 use crate::watch::health;
+use crate::watch::window::{self, Window};
 
 /// The stack as it is now; waits for it when busy and `--wait-for-idle` is set, refuses otherwise.
 pub async fn current_idle(session: &Session<'_>) -> Result<Option<StackInfo>, Error> {
@@ -36,7 +37,7 @@ pub async fn current_idle(session: &Session<'_>) -> Result<Option<StackInfo>, Er
         info.status
     ));
     let last_seen = newest_event_id(&session.clients.cfn, &info.id).await?;
-    match watch(session, &info.id, last_seen).await? {
+    match watch(session, &info.id, last_seen, None).await? {
         WatchEnd::Finished { .. } => stack::describe(&session.clients.cfn, name).await,
         WatchEnd::TimedOut { .. } => Err(Error::Refused(format!(
             "stack {name} stayed busy for {}: try again later",
@@ -50,6 +51,7 @@ fn watch<'s>(
     session: &'s Session<'_>,
     stack: &str,
     last_seen: Option<String>,
+    window: Option<&'s Window>,
 ) -> impl Future<Output = Result<WatchEnd, Error>> + 's {
     Watcher {
         cfn: &session.clients.cfn,
@@ -59,6 +61,7 @@ fn watch<'s>(
         shutdown: session.shutdown.clone(),
         display: session.display,
         poll: session.poll,
+        window,
     }
     .run()
 }
@@ -108,13 +111,14 @@ pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         .stack_name(name)
         .template_body(body)
         .set_parameters(Some(sdk_parameters(&params)))
+        .set_notification_arns(resolved.notify_topic.clone().map(|t| vec![t]))
         .capabilities(Capability::CapabilityIam)
         .timeout_in_minutes(session.target.timeout.as_secs().div_ceil(60).max(1) as i32)
         .send()
         .await
         .map_err(|e| crate::error::aws("CreateStack", e))?;
     let id = out.stack_id().unwrap_or(name).to_string();
-    follow(session, &id, None, false).await?;
+    follow(session, &id, None, false, None).await?;
     finish(session, deploy.build_number).await
 }
 
@@ -169,6 +173,7 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         return Ok(());
     }
     let replaced_by = template::group_replaced_by(&changed, stored.as_ref(), &template);
+    let new_group = build > running || replaced_by.is_some();
     session.display.line(match replaced_by {
         _ if build > running => format!(
             "Rolling out build {build} (running {running}): a new group replaces the old one once healthy"
@@ -193,6 +198,18 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         session.display,
     )
     .await?;
+    let (window, missing) =
+        Window::of_stack(session.clients, &info.id, deploy.monitor_minutes).await?;
+    if let Some(warning) = window::missing_warning(name, &missing) {
+        session.display.line(warning);
+    }
+    if window.minutes > 0 {
+        session.display.line(format!(
+            "Monitoring window: {} after the new group is in service, watching {}",
+            humanize(window.length()),
+            window.watched()
+        ));
+    }
     let last_seen = newest_event_id(&session.clients.cfn, &info.id).await?;
     let sent = session
         .clients
@@ -201,6 +218,8 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         .stack_name(&info.id)
         .template_body(template::compact(&template))
         .set_parameters(Some(sdk_parameters(&params)))
+        .set_notification_arns(notification_arns(&deploy.notify))
+        .rollback_configuration(window.configuration())
         .capabilities(Capability::CapabilityIam)
         .send()
         .await;
@@ -214,8 +233,51 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         }
         return Err(c.into_error("UpdateStack"));
     }
-    follow(session, &info.id, last_seen, true).await?;
-    finish(session, build).await
+    match follow(session, &info.id, last_seen, true, Some(&window)).await {
+        Err(Error::StackFailed {
+            stack,
+            status,
+            reasons,
+        }) if status.starts_with("UPDATE_ROLLBACK") => match window.fired(session.clients).await? {
+            Some((alarm, at)) => Err(Error::AlarmRolledBack {
+                stack,
+                alarm: alarm.logical_id,
+                at: stack::format_time(&at),
+                build: running,
+                status,
+            }),
+            None => Err(Error::StackFailed {
+                stack,
+                status,
+                reasons,
+            }),
+        },
+        Err(e) => Err(e),
+        Ok(()) => {
+            if window.minutes > 0 {
+                session.display.line(match new_group {
+                    true => format!(
+                        "Monitoring window of {} passed with no alarm: old group removed",
+                        humanize(window.length())
+                    ),
+                    false => format!(
+                        "Monitoring window of {} passed with no alarm",
+                        humanize(window.length())
+                    ),
+                });
+            }
+            finish(session, build).await
+        }
+    }
+}
+
+/// The topics UpdateStack sends: none keeps the stack's, an empty list removes them.
+fn notification_arns(notify: &Notify) -> Option<Vec<String>> {
+    match notify {
+        Notify::Keep => None,
+        Notify::Topic(arn) => Some(vec![arn.clone()]),
+        Notify::Remove => Some(Vec::new()),
+    }
 }
 
 /// `delete`: removes the application stack; the config bucket is kept.
@@ -245,7 +307,7 @@ async fn delete_stack(session: &Session<'_>, info: &StackInfo) -> Result<(), Err
         .send()
         .await
         .map_err(|e| crate::error::aws("DeleteStack", e))?;
-    follow(session, &info.id, last_seen, false).await
+    follow(session, &info.id, last_seen, false, None).await
 }
 
 /// Follows a stack change to its end. Past the deadline an update still in progress is
@@ -255,9 +317,10 @@ pub async fn follow(
     stack_id: &str,
     last_seen: Option<String>,
     cancel_on_timeout: bool,
+    window: Option<&Window>,
 ) -> Result<(), Error> {
     let name = session.target.stack_name.clone();
-    match watch(session, stack_id, last_seen).await? {
+    match watch(session, stack_id, last_seen, window).await? {
         WatchEnd::Finished { status, .. } if stack::is_success(&status) => Ok(()),
         WatchEnd::Finished { status, reasons } => Err(Error::StackFailed {
             stack: name,
@@ -331,7 +394,7 @@ async fn cancel_and_follow(
         shutdown: session.shutdown.clone(),
         poll: session.poll,
     };
-    match watch(&rollback, stack_id, last_seen).await? {
+    match watch(&rollback, stack_id, last_seen, None).await? {
         WatchEnd::Interrupted => Err(session.interrupted()),
         WatchEnd::Finished { status, .. } => {
             session.display.line(format!("Rollback ended in {status}"));
@@ -412,6 +475,9 @@ pub async fn resolve(
         vpc_id,
         config_bucket: String::new(),
         fetch,
+        notify_topic: deploy
+            .notify
+            .resolve(current.map_or(&[], |s| &s.notification_arns)),
     })
 }
 

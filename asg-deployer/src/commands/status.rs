@@ -28,6 +28,7 @@ pub async fn show(session: &Session<'_>, watch: bool) -> Result<(), Error> {
             shutdown: session.shutdown.clone(),
             display: session.display,
             poll: session.poll,
+            window: None,
         }
         .run()
         .await?;

@@ -13,7 +13,7 @@ use crate::config::fetch_binary::FetchSource;
 use crate::config::image::{Arch, BASE_IMAGES, BaseImage};
 use crate::config::shapes::{
     check_https_url, is_acm_arn, is_aws_id, is_bucket_name, is_dns_name, is_instance_type,
-    is_ipv4_cidr, is_sha256,
+    is_ipv4_cidr, is_sha256, is_sns_topic_arn,
 };
 use crate::error::Error;
 use crate::template::user_data::{self, USER_DATA_LIMIT};
@@ -96,7 +96,36 @@ pub struct Deploy {
     pub alarm_topic_arn: Option<String>,
     /// When the group grows and shrinks.
     pub scaling: Scaling,
+    /// The SNS topic told of the stack's events.
+    pub notify: Notify,
+    /// Minutes CloudFormation watches the alarms after an update before it removes the old group.
+    pub monitor_minutes: u32,
 }
+
+/// NOTIFY_TOPIC_ARN: the stack's notification topic as the operator set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notify {
+    /// Not set: a new stack has none, an update keeps the stack's.
+    Keep,
+    /// This topic.
+    Topic(String),
+    /// `none`: the stack stops notifying.
+    Remove,
+}
+
+impl Notify {
+    /// The topic the stack notifies after the change, given the ones it notifies now.
+    pub fn resolve(&self, current: &[String]) -> Option<String> {
+        match self {
+            Notify::Keep => current.first().cloned(),
+            Notify::Topic(arn) => Some(arn.clone()),
+            Notify::Remove => None,
+        }
+    }
+}
+
+/// The longest monitoring window CloudFormation allows, in minutes.
+pub const MAX_MONITOR_MINUTES: u32 = 180;
 
 /// The CPU alarms that add and remove instances.
 #[derive(Debug, Clone, Copy)]
@@ -389,10 +418,17 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
     );
     let fetch = fetch_source(s, &instance_type, ami.is_some(), p);
     let app_name = app_name(s, p);
-    let alarm_topic_arn = p.optional(
-        &s.alarm_topic_arn,
-        |t| t.starts_with("arn:aws") && t.contains(":sns:"),
-        |t| format!("ALARM_TOPIC_ARN {t:?} is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME."),
+    let alarm_topic_arn = p.optional(&s.alarm_topic_arn, is_sns_topic_arn, |t| {
+        format!(
+            "ALARM_TOPIC_ARN {t:?} is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME."
+        )
+    });
+    let notify = notify(s, p);
+    let monitor_minutes = p.number(
+        &s.monitor_minutes,
+        10,
+        |n| n <= MAX_MONITOR_MINUTES,
+        |v| format!("MONITOR_MINUTES {v:?} is not a number of minutes CloudFormation allows: use a whole number from 0 (no window) to {MAX_MONITOR_MINUTES}."),
     );
     let scaling = scaling(s, p);
     let (boot_script, boot_script_source) = boot_script(s, p);
@@ -430,6 +466,21 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         app_name,
         alarm_topic_arn,
         scaling,
+        notify,
+        monitor_minutes,
+    }
+}
+
+/// NOTIFY_TOPIC_ARN: an SNS topic ARN, or `none`.
+fn notify(s: &Settings, p: &mut Problems) -> Notify {
+    match non_empty(&s.notify_topic_arn) {
+        None => Notify::Keep,
+        Some(none) if none.eq_ignore_ascii_case("none") => Notify::Remove,
+        Some(arn) if is_sns_topic_arn(arn) => Notify::Topic(arn.to_string()),
+        Some(other) => {
+            p.add(format!("NOTIFY_TOPIC_ARN {other:?} is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME, or none to stop the stack's notifications."));
+            Notify::Keep
+        }
     }
 }
 
@@ -729,6 +780,37 @@ mod tests {
         assert_eq!(d.app_name, "app");
         assert_eq!(c.target.timeout, Duration::from_secs(1800));
         assert!(!d.boot_script.is_empty());
+    }
+
+    #[test]
+    fn the_monitoring_window_and_the_notification_topic_are_checked() {
+        let d = Config::from_settings(Command::Update, &good())
+            .unwrap()
+            .deploy
+            .unwrap();
+        assert_eq!((d.monitor_minutes, &d.notify), (10, &Notify::Keep));
+        let mut s = good();
+        s.monitor_minutes = Some("0".into());
+        s.notify_topic_arn = Some("None".into());
+        let d = Config::from_settings(Command::Update, &s)
+            .unwrap()
+            .deploy
+            .unwrap();
+        assert_eq!((d.monitor_minutes, &d.notify), (0, &Notify::Remove));
+        assert_eq!(d.notify.resolve(&["arn:x".into()]), None);
+        assert_eq!(
+            Notify::Keep.resolve(&["arn:x".into()]).as_deref(),
+            Some("arn:x")
+        );
+        s.monitor_minutes = Some("181".into());
+        s.notify_topic_arn = Some("arn:aws:sqs:eu-west-1:123456789012:q".into());
+        assert_eq!(
+            problems(&s),
+            [
+                "NOTIFY_TOPIC_ARN \"arn:aws:sqs:eu-west-1:123456789012:q\" is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME, or none to stop the stack's notifications.",
+                "MONITOR_MINUTES \"181\" is not a number of minutes CloudFormation allows: use a whole number from 0 (no window) to 180.",
+            ]
+        );
     }
 
     #[test]

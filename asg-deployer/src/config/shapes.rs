@@ -15,23 +15,42 @@ pub fn is_aws_id(id: &str, prefix: &str) -> bool {
 
 /// arn:PARTITION:acm:REGION:ACCOUNT(12 digits):certificate/ID
 pub fn is_acm_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    if parts.len() != 6 {
-        return false;
-    }
-    let id = parts[5].strip_prefix("certificate/");
-    parts[0] == "arn"
-        && parts[1].starts_with("aws")
-        && parts[2] == "acm"
-        && !parts[3].is_empty()
-        && parts[3]
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && parts[4].len() == 12
-        && parts[4].chars().all(|c| c.is_ascii_digit())
-        && id.is_some_and(|id| {
+    regional_arn(arn, "acm")
+        .and_then(|rest| rest.strip_prefix("certificate/"))
+        .is_some_and(|id| {
             !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
+}
+
+/// arn:PARTITION:sns:REGION:ACCOUNT(12 digits):TOPIC, the topic name as SNS allows it (1 to 256
+/// letters, digits, hyphens and underscores, and `.fifo` at the end of a FIFO topic).
+pub fn is_sns_topic_arn(arn: &str) -> bool {
+    regional_arn(arn, "sns").is_some_and(|topic| {
+        let name = topic.strip_suffix(".fifo").unwrap_or(topic);
+        (1..=256).contains(&topic.len())
+            && !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
+/// What follows `arn:PARTITION:SERVICE:REGION:ACCOUNT:` in an ARN of `service`.
+fn regional_arn<'a>(arn: &'a str, service: &str) -> Option<&'a str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, svc, region, account, rest] = parts[..] else {
+        return None;
+    };
+    let ok = prefix == "arn"
+        && partition.starts_with("aws")
+        && svc == service
+        && !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit());
+    ok.then_some(rest)
 }
 
 /// `family.size`, as EC2 instance types are (`t3.micro`, `m7g.2xlarge`, `u-6tb1.metal`).
@@ -118,6 +137,18 @@ mod tests {
         assert!(!is_aws_id("ami-0123", "ami"));
         assert!(!is_aws_id("sg-0123ABCD", "sg"));
         assert!(!is_aws_id("subnet-0123abcd", "sg"));
+        assert!(is_sns_topic_arn(
+            "arn:aws:sns:eu-west-1:123456789012:deploys"
+        ));
+        assert!(is_sns_topic_arn(
+            "arn:aws:sns:eu-west-1:123456789012:deploys.fifo"
+        ));
+        assert!(!is_sns_topic_arn("arn:aws:sns:eu-west-1:123456789012:"));
+        assert!(!is_sns_topic_arn("arn:aws:sns:eu-west-1:1234:deploys"));
+        assert!(!is_sns_topic_arn(
+            "arn:aws:sqs:eu-west-1:123456789012:deploys"
+        ));
+        assert!(!is_sns_topic_arn("arn:aws:sns:eu-west-1:123456789012:a b"));
         assert!(is_acm_arn(
             "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"
         ));

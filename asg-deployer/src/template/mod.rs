@@ -119,6 +119,8 @@ pub struct Resolved {
     pub config_bucket: String,
     /// The fetch the instances get, as the image needs.
     pub fetch: Install,
+    /// The SNS topic the stack notifies (NOTIFY_TOPIC_ARN, or the stack's own on update).
+    pub notify_topic: Option<String>,
 }
 
 /// Every parameter of the application template, as sent to CloudFormation.
@@ -148,7 +150,11 @@ pub fn parameters(d: &Deploy, r: &Resolved) -> BTreeMap<String, String> {
         ("AppName", d.app_name.clone()),
         (
             "AlarmTopicArn",
-            d.alarm_topic_arn.clone().unwrap_or_default(),
+            // The operator alarms reach whoever hears of the stack's events unless told otherwise.
+            d.alarm_topic_arn
+                .clone()
+                .or_else(|| r.notify_topic.clone())
+                .unwrap_or_default(),
         ),
         ("ScaleUpThreshold", d.scaling.up_cpu.to_string()),
         ("ScaleDownThreshold", d.scaling.down_cpu.to_string()),
@@ -491,6 +497,7 @@ mod tests {
             vpc_id: "vpc-11111111".into(),
             config_bucket: "b".into(),
             fetch: Install::Baked,
+            notify_topic: None,
         };
         let p = parameters(c.deploy.as_ref().unwrap(), &r);
         for key in p.keys() {

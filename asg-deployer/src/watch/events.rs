@@ -1,7 +1,8 @@
 //! Watching a stack: its events stream live, one line each, until CloudFormation is done, the
 //! deadline passes, or Ctrl-C stops the watching (never the deployment).
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::StackEvent;
@@ -11,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::stack;
 use crate::error::{AwsErrorKind, Error, classify};
 use crate::progress::Display;
+use crate::template::user_data::GROUP_RESOURCE;
+use crate::watch::window::Window;
 
 /// How often the stack is polled. CloudFormation's own console polls about this often; faster
 /// polling only spends the account's DescribeStackEvents rate limit.
@@ -55,6 +58,65 @@ pub struct Watcher<'a> {
     pub display: &'a Display,
     /// Polling period (tests shorten it).
     pub poll: Duration,
+    /// The monitoring window the update runs with, shown while it runs.
+    pub window: Option<&'a Window>,
+}
+
+/// Polls in a row that must find every resource done before the window is taken as begun: one
+/// alone may fall between a resource's end and the start of the next that depends on it.
+const QUIET_POLLS: u32 = 2;
+
+/// What the events tell of the update's progress, to see its monitoring window begin.
+#[derive(Default)]
+struct Progress {
+    /// Resources with a change under way.
+    busy: BTreeSet<String>,
+    /// The new group is in service (it completed after its boot signals).
+    group_done: bool,
+    /// When the last resource finished.
+    last_done: Option<aws_smithy_types::DateTime>,
+    /// Polls in a row with nothing busy after the group was done.
+    quiet: u32,
+    /// When the window began, once it has.
+    window_start: Option<aws_smithy_types::DateTime>,
+}
+
+impl Progress {
+    fn record(&mut self, e: &StackEvent) {
+        let (Some(id), Some(status)) = (e.logical_resource_id(), e.resource_status()) else {
+            return;
+        };
+        if Some(id) == e.stack_name() {
+            return;
+        }
+        let status = status.as_str();
+        if status.ends_with("_IN_PROGRESS") {
+            self.busy.insert(id.to_string());
+        } else {
+            self.busy.remove(id);
+            self.last_done = e.timestamp().copied().or(self.last_done);
+        }
+        if id == GROUP_RESOURCE && matches!(status, "CREATE_COMPLETE" | "UPDATE_COMPLETE") {
+            self.group_done = true;
+        }
+    }
+
+    /// After a poll that found the stack in `status`: the window's start, the first time it is seen.
+    fn window_begins(&mut self, status: &str) -> Option<aws_smithy_types::DateTime> {
+        if self.window_start.is_some() || status != "UPDATE_IN_PROGRESS" || !self.group_done {
+            return None;
+        }
+        if !self.busy.is_empty() {
+            self.quiet = 0;
+            return None;
+        }
+        self.quiet += 1;
+        if self.quiet < QUIET_POLLS {
+            return None;
+        }
+        self.window_start = self.last_done;
+        self.window_start
+    }
 }
 
 /// One event as a line: time, resource, status, reason.
@@ -100,11 +162,12 @@ impl Watcher<'_> {
     /// Ctrl-C. Throttling that outlives the SDK's retries slows the polling instead of failing.
     pub async fn run(mut self) -> Result<WatchEnd, Error> {
         let mut reasons = Vec::new();
+        let mut progress = Progress::default();
         let mut interval = self.poll;
         let mut throttled = false;
         let mut last_status = String::new();
         loop {
-            let round = self.poll_once(&mut reasons).await;
+            let round = self.poll_once(&mut reasons, &mut progress).await;
             match round {
                 Ok(status) if !stack::is_in_progress(&status) => {
                     return Ok(WatchEnd::Finished { status, reasons });
@@ -141,10 +204,15 @@ impl Watcher<'_> {
     }
 
     /// Prints new events; returns the stack's status.
-    async fn poll_once(&mut self, reasons: &mut Vec<String>) -> Result<String, Poll> {
+    async fn poll_once(
+        &mut self,
+        reasons: &mut Vec<String>,
+        progress: &mut Progress,
+    ) -> Result<String, Poll> {
         let events = self.new_events().await?;
         for e in &events {
             self.display.line(format_event(e));
+            progress.record(e);
             if let Some(r) = failure_reason(e)
                 && reasons.len() < MAX_REASONS
             {
@@ -170,8 +238,24 @@ impl Watcher<'_> {
             Err(Error::Throttled { .. }) => return Err(Poll::Throttled),
             Err(e) => return Err(Poll::Failed(e)),
         };
-        self.display
-            .status(format!("{}  {status}", self.stack_label()));
+        let mut live = format!("{}  {status}", self.stack_label());
+        if let Some(window) = self.window.filter(|w| w.minutes > 0) {
+            if let Some(start) = progress.window_begins(&status) {
+                self.display.line(window.opening_line(&start));
+            }
+            if let Some(start) = progress
+                .window_start
+                .filter(|_| status == "UPDATE_IN_PROGRESS")
+            {
+                let end = start.secs() + window.length().as_secs() as i64;
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let left = Duration::from_secs(end.saturating_sub(now).max(0) as u64);
+                live = format!("{live}  {}", window.status_line(left));
+            }
+        }
+        self.display.status(live);
         Ok(status)
     }
 
