@@ -847,7 +847,7 @@ mod tests {
         let path = dir.path().join("big.sh");
         std::fs::write(&path, "#".repeat(USER_DATA_LIMIT)).unwrap();
         let mut s = good();
-        s.cloud_init_path = Some(path);
+        s.cloud_init_path = Some(path.clone());
         let p = problems(&s);
         assert_eq!(p.len(), 1);
         assert!(p[0].contains("over EC2's 16384-byte limit"), "{p:?}");

@@ -456,7 +456,11 @@ mod tests {
             .iter()
             .filter(|r| r.get("Condition").is_none())
             .collect();
-        assert_eq!(from_lb.len(), 1, "only the load balancer reaches the instances");
+        assert_eq!(
+            from_lb.len(),
+            1,
+            "only the load balancer reaches the instances"
+        );
         let from_lb = &from_lb[0]["Properties"];
         assert_eq!(from_lb["FromPort"], 80);
         assert_eq!(
