@@ -2,7 +2,9 @@
 //! artifact over HTTPS and their files from S3, and signal CloudFormation. A subnet without a way
 //! out makes every instance fail its boot, which CloudFormation reports only after its timeout;
 //! the routes tell that at once. It is a warning, not a refusal: VPC endpoints or a proxy can be
-//! the way out, and an artifact can be served from inside the VPC.
+//! the way out, and an artifact can be served from inside the VPC. The instances' security group
+//! lets out exactly that traffic (TCP 443 and 80 to any IPv4 address), so a default IPv4 route is
+//! the one to look for.
 
 use aws_sdk_ec2::types::{RouteState, RouteTable, Subnet};
 

@@ -441,7 +441,11 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
     );
     let user_data_len = settings_len + boot_script.len();
     if user_data_len > USER_DATA_LIMIT {
-        p.add(format!("The boot script from {boot_script_source} makes the user data {user_data_len} bytes, over EC2's {USER_DATA_LIMIT}-byte limit: shorten it (move work into files the script downloads)."));
+        let script = match &s.cloud_init_path {
+            Some(path) => format!("CLOUD_INIT_PATH {}", path.display()),
+            None => "The built-in boot script".to_string(),
+        };
+        p.add(format!("{script} makes the user data {user_data_len} bytes, over EC2's {USER_DATA_LIMIT}-byte limit: shorten the script (move work into files it downloads) or point CLOUD_INIT_PATH at a shorter one."));
     }
 
     Deploy {
@@ -925,9 +929,13 @@ mod tests {
         let path = dir.path().join("big.sh");
         std::fs::write(&path, "#".repeat(USER_DATA_LIMIT)).unwrap();
         let mut s = good();
-        s.cloud_init_path = Some(path);
+        s.cloud_init_path = Some(path.clone());
         let p = problems(&s);
         assert_eq!(p.len(), 1);
         assert!(p[0].contains("over EC2's 16384-byte limit"), "{p:?}");
+        assert!(
+            p[0].starts_with(&format!("CLOUD_INIT_PATH {}", path.display())),
+            "{p:?}"
+        );
     }
 }

@@ -397,6 +397,52 @@ mod tests {
     }
 
     #[test]
+    fn egress_is_only_what_the_load_balancer_and_the_boot_use() {
+        let t = app_template("").unwrap();
+        let lb = resource(&t, "LoadBalancerSecurityGroup")["Properties"]["SecurityGroupEgress"]
+            .as_array()
+            .unwrap();
+        assert_eq!(lb.len(), 1);
+        assert_eq!(lb[0]["FromPort"], 80);
+        assert_eq!(
+            lb[0]["DestinationSecurityGroupId"]["Fn::GetAtt"][0],
+            "InstanceSecurityGroup"
+        );
+        let instances = resource(&t, "InstanceSecurityGroup")["Properties"]["SecurityGroupEgress"]
+            .as_array()
+            .unwrap();
+        let ports: Vec<_> = instances.iter().map(|r| r["FromPort"].clone()).collect();
+        assert_eq!(ports, [443, 80]);
+        assert!(instances.iter().all(|r| r["ToPort"] == r["FromPort"]));
+    }
+
+    #[test]
+    fn every_security_group_rule_says_why_it_exists() {
+        let t = app_template("").unwrap();
+        let mut rules = Vec::new();
+        for r in t["Resources"].as_object().unwrap().values() {
+            match r["Type"].as_str() {
+                Some("AWS::EC2::SecurityGroup") => {
+                    for key in ["SecurityGroupIngress", "SecurityGroupEgress"] {
+                        rules.extend(r["Properties"][key].as_array().into_iter().flatten());
+                    }
+                }
+                Some("AWS::EC2::SecurityGroupIngress" | "AWS::EC2::SecurityGroupEgress") => {
+                    rules.push(&r["Properties"]);
+                }
+                _ => {}
+            }
+        }
+        assert!(rules.len() >= 8, "{rules:?}");
+        for rule in rules {
+            assert!(
+                rule["Description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{rule}"
+            );
+        }
+    }
+
+    #[test]
     fn network_access_is_as_narrow_as_the_settings_allow() {
         let t = app_template("").unwrap();
         let lb = resource(&t, "LoadBalancerSecurityGroup")["Properties"]["SecurityGroupIngress"]
@@ -406,18 +452,31 @@ mod tests {
             lb.iter()
                 .all(|r| r["FromPort"] == 80 || r["FromPort"] == 443)
         );
-        let instances = resource(&t, "InstanceSecurityGroup")["Properties"]["SecurityGroupIngress"]
-            .as_array()
-            .unwrap();
+        let ingress: Vec<&Value> = t["Resources"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|r| r["Type"] == "AWS::EC2::SecurityGroupIngress")
+            .collect();
+        let from_lb: Vec<_> = ingress
+            .iter()
+            .filter(|r| r.get("Condition").is_none())
+            .collect();
         assert_eq!(
-            instances.len(),
+            from_lb.len(),
             1,
             "only the load balancer reaches the instances"
         );
-        assert_eq!(instances[0]["FromPort"], 80);
+        let from_lb = &from_lb[0]["Properties"];
+        assert_eq!(from_lb["FromPort"], 80);
         assert_eq!(
-            instances[0]["SourceSecurityGroupId"]["Fn::GetAtt"][0],
+            from_lb["SourceSecurityGroupId"]["Fn::GetAtt"][0],
             "LoadBalancerSecurityGroup"
+        );
+        assert!(
+            resource(&t, "InstanceSecurityGroup")["Properties"]
+                .get("SecurityGroupIngress")
+                .is_none()
         );
         let ssh = resource(&t, "SshIngress");
         assert_eq!(ssh["Condition"], "HasSsh");
