@@ -743,6 +743,8 @@ mod tests {
         };
         assert!(Config::from_settings(Command::Status { watch: false }, &s).is_ok());
         assert!(Config::from_settings(Command::Delete, &s).is_ok());
+        assert!(Config::from_settings(Command::Render { diagram: true }, &s).is_ok());
+        assert!(Config::from_settings(Command::Render { diagram: false }, &s).is_err());
     }
 
     #[test]
