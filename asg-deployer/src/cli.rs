@@ -55,7 +55,12 @@ pub enum Command {
     /// Delete the stack (the config bucket is kept).
     Delete,
     /// Print the template and the parameters that would be sent, without calling AWS.
-    Render,
+    Render {
+        /// Print a Graphviz `dot` graph of the stacks' resources instead (needs no deployment
+        /// settings).
+        #[arg(long)]
+        diagram: bool,
+    },
 }
 
 /// How much checking follows a successful deployment.

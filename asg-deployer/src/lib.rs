@@ -39,7 +39,11 @@ pub async fn run(
     display: &Display,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    if config.command == Command::Render {
+    if let Command::Render { diagram } = config.command {
+        if diagram {
+            display.line(template::diagram::diagram()?.trim_end());
+            return Ok(());
+        }
         return render(config, display);
     }
     let clients = clients.ok_or_else(|| Error::MissingCredentials("no AWS clients".into()))?;

@@ -37,7 +37,7 @@ async fn execute(config: Config) -> ExitCode {
             }
         }
     });
-    let clients = if config.command == Command::Render {
+    let clients = if matches!(config.command, Command::Render { .. }) {
         None
     } else {
         match Clients::connect(&config.target).await {

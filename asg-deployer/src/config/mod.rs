@@ -222,10 +222,14 @@ impl Config {
         let mut p = Problems::default();
         let target = target(s, &mut p);
         let deploy = match command {
-            Command::Create | Command::Update | Command::Plan | Command::Render => {
-                Some(deploy(s, &target.stack_name, &mut p))
-            }
-            Command::Status { .. } | Command::Check { .. } | Command::Delete => None,
+            Command::Create
+            | Command::Update
+            | Command::Plan
+            | Command::Render { diagram: false } => Some(deploy(s, &target.stack_name, &mut p)),
+            Command::Status { .. }
+            | Command::Check { .. }
+            | Command::Delete
+            | Command::Render { diagram: true } => None,
         };
         // A new stack boots a stock image, which has no fetch; an update may keep a pinned
         // image that has one, which only the stack tells.
@@ -233,7 +237,7 @@ impl Config {
             fetch: FetchSource::Beside(Err(why)),
             ..
         }) = &deploy
-            && matches!(command, Command::Create | Command::Render)
+            && matches!(command, Command::Create | Command::Render { .. })
         {
             p.add(why.clone());
         }
@@ -825,6 +829,8 @@ mod tests {
         };
         assert!(Config::from_settings(Command::Status { watch: false }, &s).is_ok());
         assert!(Config::from_settings(Command::Delete, &s).is_ok());
+        assert!(Config::from_settings(Command::Render { diagram: true }, &s).is_ok());
+        assert!(Config::from_settings(Command::Render { diagram: false }, &s).is_err());
     }
 
     #[test]

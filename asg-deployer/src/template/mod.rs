@@ -1,6 +1,7 @@
 //! The embedded CloudFormation templates and boot assets, and the parameters sent with them.
 //! `render` prints exactly what `create` and `update` would send.
 
+pub mod diagram;
 pub mod user_data;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -549,7 +550,11 @@ mod tests {
             ami: Some("ami-11111111".into()),
             ..Default::default()
         };
-        let c = crate::config::Config::from_settings(crate::cli::Command::Render, &s).unwrap();
+        let c = crate::config::Config::from_settings(
+            crate::cli::Command::Render { diagram: false },
+            &s,
+        )
+        .unwrap();
         let r = Resolved {
             ami: "ami-11111111".into(),
             root_device: "/dev/sda1".into(),
