@@ -657,3 +657,72 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     keys.sort();
     assert_eq!(keys, ["builds/3/app.conf", "builds/3/app.service"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_monitoring_window_is_announced_once_the_new_group_is_in_service() {
+    use asg_deployer::watch::window::{Alarm, Window};
+    let history = vec![
+        event(1, "web", "UPDATE_IN_PROGRESS", Some("User Initiated")),
+        event(2, "AppGroup", "CREATE_IN_PROGRESS", None),
+        event(3, "AppGroup", "CREATE_COMPLETE", None),
+        event(4, "web", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None),
+        event(5, "AppGroup", "DELETE_COMPLETE", None),
+        event(6, "web", "UPDATE_COMPLETE", None),
+    ];
+    let (upto3, all) = (history[..3].to_vec(), history.clone());
+    let events_rule = mock!(Client::describe_stack_events)
+        .sequence()
+        .output(move || events(&upto3))
+        .times(4)
+        .output(move || events(&all))
+        .repeatedly()
+        .build();
+    let stacks_rule = mock!(Client::describe_stacks)
+        .sequence()
+        .output(|| stack("UPDATE_IN_PROGRESS"))
+        .times(4)
+        .output(|| stack("UPDATE_COMPLETE"))
+        .repeatedly()
+        .build();
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&events_rule, &stacks_rule]
+    );
+    let window = Window {
+        minutes: 10,
+        alarms: vec![Alarm {
+            logical_id: "Target5xxAlarm".into(),
+            name: "web-Target5xxAlarm-ABC".into(),
+            arn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-Target5xxAlarm-ABC".into(),
+        }],
+    };
+    let (display, captured) = Display::capture();
+    let end = Watcher {
+        cfn: &cfn,
+        stack: STACK_ID.into(),
+        last_seen: None,
+        deadline: Instant::now() + Duration::from_secs(600),
+        shutdown: CancellationToken::new(),
+        display: &display,
+        poll: POLL_INTERVAL,
+        window: Some(&window),
+    }
+    .run()
+    .await
+    .unwrap();
+    assert!(matches!(end, WatchEnd::Finished { ref status, .. } if status == "UPDATE_COMPLETE"));
+    let printed = lines(&captured);
+    let opened: Vec<&String> = printed
+        .iter()
+        .filter(|l| l.starts_with("New group in service"))
+        .collect();
+    // Once, after the group completed (event 3, at 08:01:30), for ten minutes from then.
+    assert_eq!(
+        opened,
+        [
+            "New group in service; CloudFormation watches Target5xxAlarm for 10m (until 2027-01-15T08:11:30Z) and keeps the old group until then"
+        ],
+        "{printed:#?}"
+    );
+}
