@@ -238,20 +238,22 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
             stack,
             status,
             reasons,
-        }) if status.starts_with("UPDATE_ROLLBACK") => match window.fired(session.clients).await? {
-            Some((alarm, at)) => Err(Error::AlarmRolledBack {
-                stack,
-                alarm: alarm.logical_id,
-                at: stack::format_time(&at),
-                build: running,
-                status,
-            }),
-            None => Err(Error::StackFailed {
-                stack,
-                status,
-                reasons,
-            }),
-        },
+        }) if status.starts_with("UPDATE_ROLLBACK") => {
+            match window.fired(session.clients).await.ok().flatten() {
+                Some((alarm, at)) => Err(Error::AlarmRolledBack {
+                    stack,
+                    alarm: alarm.logical_id,
+                    at: stack::format_time(&at),
+                    build: running,
+                    status,
+                }),
+                None => Err(Error::StackFailed {
+                    stack,
+                    status,
+                    reasons,
+                }),
+            }
+        }
         Err(e) => Err(e),
         Ok(()) => {
             if window.minutes > 0 {
