@@ -52,6 +52,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the stack's recorded builds, newest first, marking the live one.
+    History {
+        /// Print one JSON document on standard output instead of a line per build.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deploy a recorded build again from its record (template, settings, boot files), as a
+    /// rollout with the same monitoring window and health check; the one way to a lower build.
+    Rollback {
+        /// The build to return to [default: the last recorded build before the live one].
+        #[arg(long, value_name = "BUILD")]
+        to: Option<u64>,
+    },
     /// Delete the stack (the config bucket is kept).
     Delete,
     /// Print the template and the parameters that would be sent, without calling AWS.

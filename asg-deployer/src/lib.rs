@@ -2,7 +2,7 @@
 //!
 //! Data flows one way, and the folders follow it: [`cli`] (raw flags) -> [`config`] (checked
 //! settings, with the stock images and the fetch shipped with a build) -> [`template`] (templates,
-//! boot assets and parameters) -> [`commands`] (`create`, `update`, `delete`, `plan`, `status`, `check`,
+//! boot assets and parameters) -> [`commands`] (`create`, `update`, `rollback`, `history`, `delete`, `plan`, `status`, `check`,
 //! and their shared steps: the config bucket, the subnets' way out) -> [`watch`] (live stack
 //! events, then the fleet's health) -> [`exit_code`]. Beneath them, [`aws`]: the clients and the
 //! reading of stacks. Beside the flow: [`session`] (what one invocation carries), [`progress`]
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::Clients;
 use crate::cli::Command;
-use crate::commands::{check, plan, rollout, status};
+use crate::commands::{check, history, plan, rollback, rollout, status};
 use crate::config::Config;
 use crate::config::image::BaseImage;
 use crate::error::Error;
@@ -68,6 +68,8 @@ pub async fn run(
             };
             check::run(&session, limits, json).await
         }
+        (Command::History { json }, _) => history::show(&session, json).await,
+        (Command::Rollback { to }, _) => rollback::rollback(&session, to).await,
         (Command::Delete, _) => rollout::delete(&session).await,
         _ => Err(Error::Invalid(vec![
             "this command needs the deployment settings".into(),

@@ -645,7 +645,6 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
         "{params:?}"
     );
     assert!(params.contains(&format!("AmiId={}", net.ami)), "{params:?}");
-    // The build's files went to the real bucket before the stack call.
     let listed = clients
         .s3
         .list_objects_v2()
@@ -655,7 +654,16 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
         .unwrap();
     let mut keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     keys.sort();
-    assert_eq!(keys, ["builds/3/app.conf", "builds/3/app.service"]);
+    // The build's files went to the real bucket before the stack call, its record after.
+    assert_eq!(
+        keys,
+        [
+            "builds/3/app.conf",
+            "builds/3/app.service",
+            "builds/3/deployment.json",
+            "builds/3/template.json"
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -228,7 +228,7 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
         "{tags:?}"
     );
 
-    // Each build has its own copy of exactly the embedded files, nothing else.
+    // Each build has its own copy of exactly the embedded files and its record, nothing else.
     let listed = clients
         .s3
         .list_objects_v2()
@@ -243,8 +243,12 @@ async fn config_bucket_is_locked_down_and_holds_each_builds_files() {
         [
             "builds/4/app.conf",
             "builds/4/app.service",
+            "builds/4/deployment.json",
+            "builds/4/template.json",
             "builds/5/app.conf",
-            "builds/5/app.service"
+            "builds/5/app.service",
+            "builds/5/deployment.json",
+            "builds/5/template.json"
         ]
     );
     for (file, body) in asg_deployer::commands::config_bucket::build_files("app") {
@@ -680,4 +684,145 @@ async fn extra_security_groups_and_ssh_reach_the_instances() {
         .flat_map(|p| p.ip_ranges().iter().filter_map(|r| r.cidr_ip()))
         .collect();
     assert_eq!(ssh, ["203.0.113.7/32"], "SSH from the operator's CIDR only");
+}
+
+/// The config bucket of `stack`, from its parameter.
+async fn config_bucket(moto: &Moto, stack: &str) -> String {
+    asg_deployer::aws::stack::describe(&moto.clients().cfn, stack)
+        .await
+        .unwrap()
+        .unwrap()
+        .parameters["ConfigBucket"]
+        .clone()
+}
+
+/// `history` as JSON: (build, live, action) of each record, newest first, and the records.
+fn history_json(env: &[(&'static str, String)]) -> (Vec<(u64, bool, String)>, serde_json::Value) {
+    let run = asg_deploy(&["history", "--json"], env);
+    run.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("history --json is JSON");
+    let builds = doc["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["build"].as_u64().unwrap(),
+                b["live"].as_bool().unwrap(),
+                b["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (builds, doc)
+}
+
+#[tokio::test]
+async fn history_lists_the_builds_and_rollback_returns_to_one_with_its_settings_and_files() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    let env1 = deploy_env(&moto, &net, "shop", 1);
+    asg_deploy(&["create"], &env1)
+        .expect_code(0)
+        .expect_output("Recorded build 1 in s3://");
+    let env2 = with(
+        with(
+            deploy_env(&moto, &net, "shop", 2),
+            "ARTIFACT_URL",
+            "https://artifacts.example.com/app-2.jar",
+        ),
+        "INSTANCETYPE",
+        "t3.small",
+    );
+    asg_deploy(&["update"], &env2)
+        .expect_code(0)
+        .expect_output("Recorded build 2 in s3://");
+
+    // Both builds, newest first, 2 live; the record holds what shaped the fleet and who deployed.
+    let (builds, doc) = history_json(&env2);
+    assert_eq!(
+        builds,
+        [(2, true, "update".into()), (1, false, "create".into())]
+    );
+    let two = &doc["builds"][0];
+    assert_eq!(
+        two["parameters"]["ArtifactUrl"],
+        "https://artifacts.example.com/app-2.jar"
+    );
+    assert_eq!(two["parameters"]["InstanceType"], "t3.small");
+    assert_eq!(two["previous_build"], 1);
+    assert!(
+        two["deployed_by"].as_str().unwrap().starts_with("arn:aws:"),
+        "{two}"
+    );
+    // The recorded user data is the one the running group's launch template holds.
+    let user_data = group_user_data(&moto, "shop").await;
+    assert_eq!(
+        two["user_data_sha256"].as_str().unwrap(),
+        asg_deployer::commands::record::sha256(user_data.as_bytes())
+    );
+    let text = asg_deploy(&["history"], &env2);
+    text.expect_code(0)
+        .expect_output("update from 1")
+        .expect_output("app-2.jar  t3.small")
+        .expect_output("(live)");
+    let live_line = text.stdout.lines().find(|l| l.contains("(live)")).unwrap();
+    assert!(live_line.trim_start().starts_with("2 "), "{live_line}");
+
+    // A lower build through update is still refused, and the refusal names rollback.
+    asg_deploy(&["update"], &env1)
+        .expect_code(2)
+        .expect_output("asg-deploy rollback --to 1");
+    // Refusals before any change: an unrecorded build, the live one.
+    asg_deploy(&["rollback", "--to", "7"], &env2)
+        .expect_code(2)
+        .expect_output("builds/7/deployment.json is missing");
+    asg_deploy(&["rollback", "--to", "2"], &env2)
+        .expect_code(2)
+        .expect_output("build 2 is live already");
+
+    // Rollback (to the build before the live one) brings build 1 back with its settings.
+    asg_deploy(&["rollback"], &env2)
+        .expect_code(0)
+        .expect_output("Rolling back to build 1 (running 2)")
+        .expect_output("UPDATE_COMPLETE")
+        .expect_output("Recorded build 1 in s3://");
+    let stored = asg_deployer::aws::stack::describe(&moto.clients().cfn, "shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .parameters;
+    assert_eq!(
+        (
+            stored["BuildNumber"].as_str(),
+            stored["ArtifactUrl"].as_str(),
+            stored["InstanceType"].as_str()
+        ),
+        ("1", "https://artifacts.example.com/app-1.jar", "t3.micro")
+    );
+    let (_, tag, _, _) = group(&moto, "shop").await;
+    assert_eq!(tag, "1");
+    let user_data = group_user_data(&moto, "shop").await;
+    assert!(user_data.contains("BUILD_NUMBER='1'\n"), "{user_data}");
+    assert!(user_data.contains("ARTIFACT_URL='https://artifacts.example.com/app-1.jar'\n"));
+    let (builds, _) = history_json(&env2);
+    assert_eq!(
+        builds,
+        [(2, false, "update".into()), (1, true, "rollback".into())]
+    );
+
+    // A build whose boot files are gone is refused, naming them, and nothing changes.
+    let bucket = config_bucket(&moto, "shop").await;
+    moto.clients()
+        .s3
+        .delete_object()
+        .bucket(&bucket)
+        .key("builds/2/app.service")
+        .send()
+        .await
+        .unwrap();
+    asg_deploy(&["rollback", "--to", "2"], &env2)
+        .expect_code(2)
+        .expect_output(&format!("s3://{bucket}/builds/2/app.service missing"));
+    let (_, tag, _, _) = group(&moto, "shop").await;
+    assert_eq!(tag, "1");
 }

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::aws::stack::{self, StackInfo};
 use crate::commands::config_bucket;
+use crate::commands::record::{self, Deployed};
 use crate::config::image::{Arch, BaseImage};
 use crate::config::{Deploy, Notify};
 use crate::error::{Error, humanize};
@@ -85,7 +86,7 @@ pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
     }
     let resolved = resolve(session, deploy, None).await?;
     let bucket = config_bucket::ensure(session, deploy).await?;
-    config_bucket::upload(
+    let files = config_bucket::upload(
         session.clients,
         &bucket,
         deploy.build_number,
@@ -95,7 +96,7 @@ pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
     )
     .await?;
     let resolved = Resolved {
-        config_bucket: bucket,
+        config_bucket: bucket.clone(),
         ..resolved
     };
     let body = template::compact(&template::app_template(&deploy.boot_script)?);
@@ -109,7 +110,7 @@ pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         .cfn
         .create_stack()
         .stack_name(name)
-        .template_body(body)
+        .template_body(&body)
         .set_parameters(Some(sdk_parameters(&params)))
         .set_notification_arns(resolved.notify_topic.clone().map(|t| vec![t]))
         .capabilities(Capability::CapabilityIam)
@@ -119,7 +120,16 @@ pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         .map_err(|e| crate::error::aws("CreateStack", e))?;
     let id = out.stack_id().unwrap_or(name).to_string();
     follow(session, &id, None, false, None).await?;
-    finish(session, deploy.build_number).await
+    let record = Deployed {
+        build: deploy.build_number,
+        action: "create",
+        previous_build: None,
+        template_body: &body,
+        parameters: &params,
+        boot_script: &deploy.boot_script,
+        files,
+    };
+    finish(session, &bucket, record).await
 }
 
 /// `update`: refuses a missing stack or a lower build; "nothing to update" is a success.
@@ -145,7 +155,7 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
     let build = deploy.build_number;
     if build < running {
         return Err(Error::Refused(format!(
-            "BUILD_NUMBER {build} is lower than the running build {running}: deploy {running} or higher (roll back by deploying the old artifact under a new number)"
+            "BUILD_NUMBER {build} is lower than the running build {running}: deploy {running} or higher, or return to an earlier build with `asg-deploy rollback --to {build}`"
         )));
     }
     let resolved = resolve(session, deploy, Some(&info)).await?;
@@ -189,7 +199,7 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
             changed.iter().cloned().collect::<Vec<_>>().join(", ")
         ),
     });
-    config_bucket::upload(
+    let files = config_bucket::upload(
         session.clients,
         &bucket,
         build,
@@ -198,8 +208,53 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         session.display,
     )
     .await?;
+    let body = template::compact(&template);
+    let change = Change {
+        info: &info,
+        template_body: &body,
+        parameters: sdk_parameters(&params),
+        notification_arns: notification_arns(&deploy.notify),
+        new_group,
+        bucket: &bucket,
+        record: Deployed {
+            build,
+            action: "update",
+            previous_build: Some(running),
+            template_body: &body,
+            parameters: &params,
+            boot_script: &deploy.boot_script,
+            files,
+        },
+    };
+    apply(session, change).await
+}
+
+/// An update of the application stack to a fleet: what [`apply`] sends and records.
+pub struct Change<'a> {
+    /// The stack as it was before.
+    pub info: &'a StackInfo,
+    /// The template body to send.
+    pub template_body: &'a str,
+    /// The parameters to send.
+    pub parameters: Vec<Parameter>,
+    /// The stack's topics after the change; `None` keeps them.
+    pub notification_arns: Option<Vec<String>>,
+    /// Whether a new group replaces the old one (the window then removes it at its end).
+    pub new_group: bool,
+    /// The config bucket, which gets the build's record.
+    pub bucket: &'a str,
+    /// The build's record once the stack took it.
+    pub record: Deployed<'a>,
+}
+
+/// Sends `change` with the stack's alarms as rollback triggers, follows it through its
+/// monitoring window to its end, records the build and checks the fleet's health.
+pub async fn apply(session: &Session<'_>, change: Change<'_>) -> Result<(), Error> {
+    let name = &session.target.stack_name;
+    let info = change.info;
+    let running = info.build_number().unwrap_or(0);
     let (window, missing) =
-        Window::of_stack(session.clients, &info.id, deploy.monitor_minutes).await?;
+        Window::of_stack(session.clients, &info.id, session.target.monitor_minutes).await?;
     if let Some(warning) = window::missing_warning(name, &missing) {
         session.display.line(warning);
     }
@@ -216,9 +271,9 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         .cfn
         .update_stack()
         .stack_name(&info.id)
-        .template_body(template::compact(&template))
-        .set_parameters(Some(sdk_parameters(&params)))
-        .set_notification_arns(notification_arns(&deploy.notify))
+        .template_body(change.template_body)
+        .set_parameters(Some(change.parameters))
+        .set_notification_arns(change.notification_arns)
         .rollback_configuration(window.configuration())
         .capabilities(Capability::CapabilityIam)
         .send()
@@ -257,7 +312,7 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         Err(e) => Err(e),
         Ok(()) => {
             if window.minutes > 0 {
-                session.display.line(match new_group {
+                session.display.line(match change.new_group {
                     true => format!(
                         "Monitoring window of {} passed with no alarm: old group removed",
                         humanize(window.length())
@@ -268,7 +323,7 @@ pub async fn update(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
                     ),
                 });
             }
-            finish(session, build).await
+            finish(session, change.bucket, change.record).await
         }
     }
 }
@@ -414,9 +469,11 @@ async fn cancel_and_follow(
     }
 }
 
-/// After a successful create or update: outputs, time taken, then the health check.
-async fn finish(session: &Session<'_>, build: u64) -> Result<(), Error> {
+/// After a successful create, update or rollback: outputs, time taken, the build's record, then
+/// the health check. A record that cannot be written is a warning: the build is live either way.
+async fn finish(session: &Session<'_>, bucket: &str, deployed: Deployed<'_>) -> Result<(), Error> {
     let name = &session.target.stack_name;
+    let build = deployed.build;
     let info = stack::describe(&session.clients.cfn, name)
         .await?
         .ok_or_else(|| Error::Refused(format!("stack {name} disappeared")))?;
@@ -428,6 +485,16 @@ async fn finish(session: &Session<'_>, build: u64) -> Result<(), Error> {
     ));
     for (key, value) in &info.outputs {
         session.display.line(format!("  {key:<20} {value}"));
+    }
+    let at = info.updated.clone().unwrap_or_default();
+    match record::save(session.clients, name, bucket, deployed, at).await {
+        Ok(_) => session.display.line(format!(
+            "Recorded build {build} in s3://{bucket}/{}",
+            config_bucket::key(build, record::RECORD_FILE)
+        )),
+        Err(e) => session.display.line(format!(
+            "Warning: build {build} is live but its record could not be written ({e}); `asg-deploy rollback` cannot return to it"
+        )),
     }
     health::check(session, &info, build).await
 }
@@ -626,7 +693,7 @@ pub fn changed_parameters(
 
 /// A stored value as its items: CloudFormation keeps list parameters as "a,b", some emulators
 /// as "['a', 'b']"; both mean the same list.
-fn list_items(value: &str) -> Vec<&str> {
+pub(crate) fn list_items(value: &str) -> Vec<&str> {
     value
         .trim_matches(|c| c == '[' || c == ']')
         .split(',')
@@ -634,7 +701,7 @@ fn list_items(value: &str) -> Vec<&str> {
         .collect()
 }
 
-fn sdk_parameters(params: &BTreeMap<String, String>) -> Vec<Parameter> {
+pub(crate) fn sdk_parameters(params: &BTreeMap<String, String>) -> Vec<Parameter> {
     params
         .iter()
         .map(|(k, v)| {

@@ -41,6 +41,9 @@ pub struct Target {
     pub health_time_url: Option<String>,
     /// Extra CA certificates (PEM) the health check trusts, already checked to hold one or more.
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// Minutes CloudFormation watches the alarms after an update or a rollback before it removes
+    /// the old group.
+    pub monitor_minutes: u32,
 }
 
 impl Target {
@@ -98,8 +101,6 @@ pub struct Deploy {
     pub scaling: Scaling,
     /// The SNS topic told of the stack's events.
     pub notify: Notify,
-    /// Minutes CloudFormation watches the alarms after an update before it removes the old group.
-    pub monitor_minutes: u32,
 }
 
 /// NOTIFY_TOPIC_ARN: the stack's notification topic as the operator set it.
@@ -228,6 +229,8 @@ impl Config {
             | Command::Render { diagram: false } => Some(deploy(s, &target.stack_name, &mut p)),
             Command::Status { .. }
             | Command::Check { .. }
+            | Command::History { .. }
+            | Command::Rollback { .. }
             | Command::Delete
             | Command::Render { diagram: true } => None,
         };
@@ -332,6 +335,12 @@ fn target(s: &Settings, p: &mut Problems) -> Target {
                 None
             }
         });
+    let monitor_minutes = p.number(
+        &s.monitor_minutes,
+        10,
+        |n| n <= MAX_MONITOR_MINUTES,
+        |v| format!("MONITOR_MINUTES {v:?} is not a number of minutes CloudFormation allows: use a whole number from 0 (no window) to {MAX_MONITOR_MINUTES}."),
+    );
     Target {
         stack_name,
         profile: non_empty(&s.profile).map(str::to_string),
@@ -343,6 +352,7 @@ fn target(s: &Settings, p: &mut Problems) -> Target {
         health_url,
         health_time_url,
         ca_cert_pem,
+        monitor_minutes,
     }
 }
 
@@ -428,12 +438,6 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         )
     });
     let notify = notify(s, p);
-    let monitor_minutes = p.number(
-        &s.monitor_minutes,
-        10,
-        |n| n <= MAX_MONITOR_MINUTES,
-        |v| format!("MONITOR_MINUTES {v:?} is not a number of minutes CloudFormation allows: use a whole number from 0 (no window) to {MAX_MONITOR_MINUTES}."),
-    );
     let scaling = scaling(s, p);
     let (boot_script, boot_script_source) = boot_script(s, p);
     let settings_len = user_data::settings_block_upper_bound(
@@ -475,7 +479,6 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         alarm_topic_arn,
         scaling,
         notify,
-        monitor_minutes,
     }
 }
 
@@ -792,19 +795,15 @@ mod tests {
 
     #[test]
     fn the_monitoring_window_and_the_notification_topic_are_checked() {
-        let d = Config::from_settings(Command::Update, &good())
-            .unwrap()
-            .deploy
-            .unwrap();
-        assert_eq!((d.monitor_minutes, &d.notify), (10, &Notify::Keep));
+        let c = Config::from_settings(Command::Update, &good()).unwrap();
+        let d = c.deploy.unwrap();
+        assert_eq!((c.target.monitor_minutes, &d.notify), (10, &Notify::Keep));
         let mut s = good();
         s.monitor_minutes = Some("0".into());
         s.notify_topic_arn = Some("None".into());
-        let d = Config::from_settings(Command::Update, &s)
-            .unwrap()
-            .deploy
-            .unwrap();
-        assert_eq!((d.monitor_minutes, &d.notify), (0, &Notify::Remove));
+        let c = Config::from_settings(Command::Update, &s).unwrap();
+        let d = c.deploy.unwrap();
+        assert_eq!((c.target.monitor_minutes, &d.notify), (0, &Notify::Remove));
         assert_eq!(d.notify.resolve(&["arn:x".into()]), None);
         assert_eq!(
             Notify::Keep.resolve(&["arn:x".into()]).as_deref(),
@@ -815,8 +814,8 @@ mod tests {
         assert_eq!(
             problems(&s),
             [
-                "NOTIFY_TOPIC_ARN \"arn:aws:sqs:eu-west-1:123456789012:q\" is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME, or none to stop the stack's notifications.",
                 "MONITOR_MINUTES \"181\" is not a number of minutes CloudFormation allows: use a whole number from 0 (no window) to 180.",
+                "NOTIFY_TOPIC_ARN \"arn:aws:sqs:eu-west-1:123456789012:q\" is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME, or none to stop the stack's notifications.",
             ]
         );
     }

@@ -83,12 +83,25 @@ fn parameters_in(value: &Value, found: &mut BTreeSet<String>) {
     }
 }
 
+/// Where the user data's parts are in the application template.
+const USER_DATA_PARTS: &str =
+    "/Resources/LaunchTemplate/Properties/LaunchTemplateData/UserData/Fn::Base64/Fn::Join/1";
+
+/// The boot script a template made by [`app_template`] carries: the user data's last part.
+pub fn boot_script_of(template: &Value) -> Option<&str> {
+    template
+        .pointer(USER_DATA_PARTS)?
+        .as_array()?
+        .last()?
+        .as_str()
+}
+
 /// The application template with `boot_script` placed as the last part of the user data.
 pub fn app_template(boot_script: &str) -> Result<Value, Error> {
     let mut t: Value =
         serde_json::from_str(APP_TEMPLATE).map_err(|e| Error::Template(e.to_string()))?;
     let parts = t
-        .pointer_mut("/Resources/LaunchTemplate/Properties/LaunchTemplateData/UserData/Fn::Base64/Fn::Join/1")
+        .pointer_mut(USER_DATA_PARTS)
         .and_then(Value::as_array_mut)
         .ok_or_else(|| Error::Template("the launch template has no Fn::Join user data".into()))?;
     match parts.last_mut() {
@@ -270,6 +283,39 @@ mod tests {
         assert_eq!(by(&["MinSize"], Some(&other)).as_deref(), template);
         assert_eq!(by(&[], Some(&t)), None);
         assert_eq!(by(&[], None).as_deref(), template);
+    }
+
+    #[test]
+    fn the_recorded_user_data_is_what_cloudformation_makes_of_the_template() {
+        let t = app_template("echo booted\n").unwrap();
+        let parts = t
+            .pointer("/Resources/LaunchTemplate/Properties/LaunchTemplateData/UserData/Fn::Base64/Fn::Join/1")
+            .unwrap();
+        let params: BTreeMap<String, String> = [
+            ("ConfigBucket", "bucket-1"),
+            ("BuildNumber", "7"),
+            ("ArtifactUrl", "https://a.example/app.jar"),
+            ("FetchUrl", "s3://bucket-1/builds/7/fetch"),
+            ("FetchSha256", "ab"),
+            ("AppName", "shop"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut sub = parts[1]["Fn::Sub"].as_str().unwrap().to_string();
+        sub = sub
+            .replace("${AWS::StackName}", "web")
+            .replace("${AWS::Region}", "eu-west-1");
+        for (k, v) in &params {
+            sub = sub.replace(&format!("${{{k}}}"), v);
+        }
+        assert!(!sub.contains("${"), "every placeholder is known: {sub}");
+        let by_cloudformation = format!("{}{sub}{}", parts[0].as_str().unwrap(), "echo booted\n");
+        assert_eq!(
+            user_data::rendered("web", "eu-west-1", &params, "echo booted\n"),
+            by_cloudformation
+        );
+        assert_eq!(boot_script_of(&t), Some("echo booted\n"));
     }
 
     #[test]

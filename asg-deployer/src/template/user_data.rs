@@ -55,6 +55,29 @@ pub fn settings_block_upper_bound(
         + "#!/bin/bash\n".len()
 }
 
+/// The user data the instances of a stack get, as EC2 holds it before base64: the settings
+/// block from the stack's `parameters`, then `boot_script`. The build record keeps its SHA-256.
+pub fn rendered(
+    stack_name: &str,
+    region: &str,
+    parameters: &std::collections::BTreeMap<String, String>,
+    boot_script: &str,
+) -> String {
+    let p = |name: &str| parameters.get(name).map(String::as_str).unwrap_or("");
+    let block = settings_block(&[
+        ("STACK_NAME", stack_name),
+        ("REGION", region),
+        ("CONFIG_BUCKET", p("ConfigBucket")),
+        ("BUILD_NUMBER", p("BuildNumber")),
+        ("ARTIFACT_URL", p("ArtifactUrl")),
+        ("FETCH_URL", p("FetchUrl")),
+        ("FETCH_SHA256", p("FetchSha256")),
+        ("APP_NAME", p("AppName")),
+        ("SIGNAL_RESOURCE", GROUP_RESOURCE),
+    ]);
+    format!("#!/bin/bash\n{block}{boot_script}")
+}
+
 fn settings_block(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect()
 }
