@@ -182,6 +182,10 @@ pub struct Settings {
     /// removes the old group at once [default: 10].
     #[arg(long, env = "MONITOR_MINUTES", global = true)]
     pub monitor_minutes: Option<String>,
+    /// Whether the load balancer refuses deletion outside `asg-deploy delete`, which turns it off
+    /// first (true/false) [default: true on create; update keeps the stack's].
+    #[arg(long, env = "DELETION_PROTECTION", global = true)]
+    pub deletion_protection: Option<String>,
     /// Average CPU percent of the group above which an instance is added [default: 90].
     #[arg(long, env = "SCALE_UP_CPU", global = true)]
     pub scale_up_cpu: Option<String>,

@@ -101,6 +101,7 @@ fn render(config: &Config, display: &Display) -> Result<(), Error> {
             .unwrap_or_else(|| format!("<bucket of stack {}>", config.target.bucket_stack_name())),
         fetch,
         notify_topic: deploy.notify.resolve(&[]),
+        deletion_protection: deploy.deletion_protection.unwrap_or(true),
     };
     display.line(template::render(deploy, &resolved)?.trim_end());
     Ok(())

@@ -38,6 +38,37 @@ async fn group(moto: &Moto, stack: &str) -> (String, String, String, i32) {
     (name, tag, version, g.desired_capacity().unwrap_or_default())
 }
 
+/// The `deletion_protection.enabled` attribute of the stack's load balancer.
+async fn load_balancer_protection(moto: &Moto, stack: &str) -> String {
+    let clients = moto.clients();
+    let arn = clients
+        .cfn
+        .describe_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap()
+        .stack_resources()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("LoadBalancer"))
+        .and_then(|r| r.physical_resource_id())
+        .unwrap()
+        .to_string();
+    let out = clients
+        .elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    out.attributes()
+        .iter()
+        .find(|a| a.key() == Some("deletion_protection.enabled"))
+        .and_then(|a| a.value())
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[tokio::test]
 async fn rollout_lifecycle() {
     let moto = Moto::start();
@@ -137,9 +168,23 @@ async fn rollout_lifecycle() {
         .expect_output("GroupName")
         .expect_output("Recent events");
 
+    // The load balancer is protected from deletion (moto neither applies the template's
+    // attribute nor enforces it, so the parameter is what shows here), and `delete` turns the
+    // protection off before it deletes: moto takes the call, which AWS needs.
+    let stored = asg_deployer::aws::stack::describe(&moto.clients().cfn, "web")
+        .await
+        .unwrap()
+        .unwrap()
+        .parameters;
+    assert_eq!(stored["DeletionProtection"], "true");
+    assert!(
+        ["false", "true"].contains(&load_balancer_protection(&moto, "web").await.as_str()),
+        "the load balancer reports its deletion protection"
+    );
     // Delete removes the stack and keeps the config bucket.
     asg_deploy(&["delete"], &env2)
         .expect_code(0)
+        .expect_output("Turned off the deletion protection of load balancer arn:")
         .expect_output("Deleted stack web");
     let clients = moto.clients();
     assert!(

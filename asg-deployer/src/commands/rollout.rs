@@ -355,6 +355,14 @@ pub async fn delete(session: &Session<'_>) -> Result<(), Error> {
 }
 
 async fn delete_stack(session: &Session<'_>, info: &StackInfo) -> Result<(), Error> {
+    if info
+        .parameters
+        .get("DeletionProtection")
+        .map(String::as_str)
+        == Some("true")
+    {
+        unprotect_load_balancer(session, info).await?;
+    }
     let last_seen = newest_event_id(&session.clients.cfn, &info.id).await?;
     session
         .clients
@@ -365,6 +373,48 @@ async fn delete_stack(session: &Session<'_>, info: &StackInfo) -> Result<(), Err
         .await
         .map_err(|e| crate::error::aws("DeleteStack", e))?;
     follow(session, &info.id, last_seen, false, None).await
+}
+
+/// Turns off the deletion protection of the stack's load balancer, which would otherwise fail
+/// the stack's deletion; says so, as the load balancer stays unprotected if the deletion fails.
+async fn unprotect_load_balancer(session: &Session<'_>, info: &StackInfo) -> Result<(), Error> {
+    let found = session
+        .clients
+        .cfn
+        .describe_stack_resources()
+        .stack_name(&info.id)
+        .send()
+        .await;
+    let arn = match found {
+        Ok(out) => out
+            .stack_resources()
+            .iter()
+            .find(|r| r.logical_resource_id() == Some("LoadBalancer"))
+            .and_then(|r| r.physical_resource_id())
+            .filter(|arn| arn.starts_with("arn:"))
+            .map(str::to_string),
+        Err(e) if crate::error::classify(&e).kind == crate::error::AwsErrorKind::NotFound => None,
+        Err(e) => return Err(crate::error::aws("DescribeStackResources LoadBalancer", e)),
+    };
+    let Some(arn) = arn else { return Ok(()) };
+    session
+        .clients
+        .elb
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&arn)
+        .attributes(
+            aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute::builder()
+                .key("deletion_protection.enabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| crate::error::aws("ModifyLoadBalancerAttributes (deletion protection)", e))?;
+    session.display.line(format!(
+        "Turned off the deletion protection of load balancer {arn} to delete the stack"
+    ));
+    Ok(())
 }
 
 /// Follows a stack change to its end. Past the deadline an update still in progress is
@@ -547,6 +597,11 @@ pub async fn resolve(
         notify_topic: deploy
             .notify
             .resolve(current.map_or(&[], |s| &s.notification_arns)),
+        deletion_protection: deploy.deletion_protection.unwrap_or_else(|| {
+            current
+                .and_then(|s| s.parameters.get("DeletionProtection"))
+                .is_none_or(|v| v != "false")
+        }),
     })
 }
 

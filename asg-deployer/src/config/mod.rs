@@ -101,6 +101,8 @@ pub struct Deploy {
     pub scaling: Scaling,
     /// The SNS topic told of the stack's events.
     pub notify: Notify,
+    /// DELETION_PROTECTION; `None`: on for a new stack, the stack's own on update.
+    pub deletion_protection: Option<bool>,
 }
 
 /// NOTIFY_TOPIC_ARN: the stack's notification topic as the operator set it.
@@ -438,6 +440,16 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         )
     });
     let notify = notify(s, p);
+    let deletion_protection = non_empty(&s.deletion_protection).and_then(|v| {
+        match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Some(true),
+            "false" | "no" | "off" | "0" => Some(false),
+            _ => {
+                p.add(format!("DELETION_PROTECTION {v:?} is not true or false: use true to keep the load balancer from being deleted outside asg-deploy delete, false to allow it."));
+                None
+            }
+        }
+    });
     let scaling = scaling(s, p);
     let (boot_script, boot_script_source) = boot_script(s, p);
     let settings_len = user_data::settings_block_upper_bound(
@@ -479,6 +491,7 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         alarm_topic_arn,
         scaling,
         notify,
+        deletion_protection,
     }
 }
 
@@ -816,6 +829,27 @@ mod tests {
             [
                 "MONITOR_MINUTES \"181\" is not a number of minutes CloudFormation allows: use a whole number from 0 (no window) to 180.",
                 "NOTIFY_TOPIC_ARN \"arn:aws:sqs:eu-west-1:123456789012:q\" is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME, or none to stop the stack's notifications.",
+            ]
+        );
+    }
+
+    #[test]
+    fn deletion_protection_is_a_yes_or_no() {
+        let d = |v: &str| {
+            let mut s = good();
+            s.deletion_protection = Some(v.into());
+            Config::from_settings(Command::Update, &s)
+                .map(|c| c.deploy.unwrap().deletion_protection)
+        };
+        assert_eq!(d("").unwrap(), None);
+        assert_eq!(d("off").unwrap(), Some(false));
+        assert_eq!(d("True").unwrap(), Some(true));
+        let mut s = good();
+        s.deletion_protection = Some("maybe".into());
+        assert_eq!(
+            problems(&s),
+            [
+                "DELETION_PROTECTION \"maybe\" is not true or false: use true to keep the load balancer from being deleted outside asg-deploy delete, false to allow it."
             ]
         );
     }

@@ -135,6 +135,8 @@ pub struct Resolved {
     pub fetch: Install,
     /// The SNS topic the stack notifies (NOTIFY_TOPIC_ARN, or the stack's own on update).
     pub notify_topic: Option<String>,
+    /// Whether the load balancer refuses deletion (DELETION_PROTECTION, or the stack's own).
+    pub deletion_protection: bool,
 }
 
 /// Every parameter of the application template, as sent to CloudFormation.
@@ -173,6 +175,7 @@ pub fn parameters(d: &Deploy, r: &Resolved) -> BTreeMap<String, String> {
         ("ScaleUpThreshold", d.scaling.up_cpu.to_string()),
         ("ScaleDownThreshold", d.scaling.down_cpu.to_string()),
         ("ScalingPeriodSeconds", d.scaling.period_seconds.to_string()),
+        ("DeletionProtection", r.deletion_protection.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -283,6 +286,22 @@ mod tests {
         assert_eq!(by(&["MinSize"], Some(&other)).as_deref(), template);
         assert_eq!(by(&[], Some(&t)), None);
         assert_eq!(by(&[], None).as_deref(), template);
+    }
+
+    #[test]
+    fn the_load_balancer_is_protected_from_deletion_by_a_parameter() {
+        let t = app_template("").unwrap();
+        let attrs = resource(&t, "LoadBalancer")["Properties"]["LoadBalancerAttributes"]
+            .as_array()
+            .unwrap();
+        assert!(
+            attrs
+                .iter()
+                .any(|a| a["Key"] == "deletion_protection.enabled"
+                    && a["Value"]["Ref"] == "DeletionProtection"),
+            "{attrs:?}"
+        );
+        assert_eq!(t["Parameters"]["DeletionProtection"]["Default"], "true");
     }
 
     #[test]
@@ -608,6 +627,7 @@ mod tests {
             config_bucket: "b".into(),
             fetch: Install::Baked,
             notify_topic: None,
+            deletion_protection: true,
         };
         let p = parameters(c.deploy.as_ref().unwrap(), &r);
         for key in p.keys() {
