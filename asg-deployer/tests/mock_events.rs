@@ -5,8 +5,8 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
@@ -90,6 +90,27 @@ fn clients(cfn: Client) -> Clients {
         cfn,
         ..Clients::from_conf(&conf, true)
     }
+}
+
+/// The real half of a mixed test: moto's subnets and the config bucket `web-config-bucket`.
+async fn network_and_config_bucket(moto: &common::Moto) -> (common::Network, Clients) {
+    let net = moto.network().await;
+    let real = moto.clients();
+    real.s3
+        .create_bucket()
+        .bucket("web-config-bucket")
+        .send()
+        .await
+        .unwrap();
+    (net, real)
+}
+
+/// Fails, showing everything printed, unless `line` was printed exactly.
+fn assert_printed(printed: &[String], line: &str) {
+    assert!(
+        printed.iter().any(|l| l == line),
+        "{line:?} not in {printed:#?}"
+    );
 }
 
 fn lines(captured: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
@@ -519,20 +540,12 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     use aws_sdk_cloudformation::operation::create_stack::CreateStackOutput;
     use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
     use aws_sdk_cloudformation::types::Output;
-    use std::sync::Mutex;
     use std::sync::atomic::AtomicU8;
 
     // EC2 (subnets) and S3 (the build's files) are real, on moto; CloudFormation, which moto
     // cannot leave in ROLLBACK_COMPLETE, is mocked.
     let moto = common::Moto::start();
-    let net = moto.network().await;
-    let real = moto.clients();
-    real.s3
-        .create_bucket()
-        .bucket("web-config-bucket")
-        .send()
-        .await
-        .unwrap();
+    let (net, real) = network_and_config_bucket(&moto).await;
 
     // 0: left by the failed create, 1: deleted, 2: created again.
     let phase = Arc::new(AtomicU8::new(0));
@@ -627,17 +640,11 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
 
     assert_eq!((delete_rule.num_calls(), create_rule.num_calls()), (1, 1));
     let printed = lines(&captured);
-    assert!(
-        printed.iter().any(|l| l
-            == "Stack web is in ROLLBACK_COMPLETE after a failed first create; deleting it and creating it again"),
-        "{printed:#?}"
+    assert_printed(
+        &printed,
+        "Stack web is in ROLLBACK_COMPLETE after a failed first create; deleting it and creating it again",
     );
-    assert!(
-        printed
-            .iter()
-            .any(|l| l == "Creating stack web with build 3"),
-        "{printed:#?}"
-    );
+    assert_printed(&printed, "Creating stack web with build 3");
     let params = sent.lock().unwrap().clone();
     assert!(params.contains(&"BuildNumber=3".to_string()), "{params:?}");
     assert!(
@@ -732,5 +739,266 @@ async fn the_monitoring_window_is_announced_once_the_new_group_is_in_service() {
             "New group in service; CloudFormation watches Target5xxAlarm for 10m (until 2027-01-15T08:11:30Z) and keeps the old group until then"
         ],
         "{printed:#?}"
+    );
+}
+
+/// What an `update` through mocked CloudFormation sent, printed and returned.
+struct UpdateRun {
+    rollback_configuration: Option<aws_sdk_cloudformation::types::RollbackConfiguration>,
+    notification_arns: Vec<String>,
+    build_sent: Option<String>,
+    printed: Vec<String>,
+    result: Result<(), Error>,
+}
+
+/// Runs `update` to build 2 of a stack running build 1 with its four rollback alarms,
+/// CloudFormation mocked to end in `final_status`; EC2, S3, CloudWatch and STS real on `moto`.
+async fn update_through_the_mock(
+    moto: &common::Moto,
+    final_status: &'static str,
+    monitor_minutes: &str,
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
+) -> UpdateRun {
+    use aws_sdk_cloudformation::operation::describe_stack_resources::DescribeStackResourcesOutput;
+    use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
+    use aws_sdk_cloudformation::operation::update_stack::UpdateStackOutput;
+    use aws_sdk_cloudformation::types::{Parameter, StackResource};
+    use std::sync::Mutex;
+
+    let (net, real) = network_and_config_bucket(moto).await;
+    let updated = Arc::new(AtomicBool::new(false));
+    let seen = updated.clone();
+    let stacks_rule = mock!(Client::describe_stacks).then_compute_output(move |_| {
+        let status = if seen.load(Ordering::SeqCst) {
+            final_status
+        } else {
+            "UPDATE_COMPLETE"
+        };
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_id(STACK_ID)
+                    .stack_name("web")
+                    .stack_status(StackStatus::from(status))
+                    .creation_time(DateTime::from_secs(1_800_000_000))
+                    .parameters(
+                        Parameter::builder()
+                            .parameter_key("BuildNumber")
+                            .parameter_value("1")
+                            .build(),
+                    )
+                    .parameters(
+                        Parameter::builder()
+                            .parameter_key("ConfigBucket")
+                            .parameter_value("web-config-bucket")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let template_rule = mock!(Client::get_template)
+        .then_output(|| GetTemplateOutput::builder().template_body("{}").build());
+    let resources_rule = mock!(Client::describe_stack_resources).then_output(|| {
+        let mut out = DescribeStackResourcesOutput::builder();
+        for id in asg_deployer::watch::window::ROLLBACK_ALARMS {
+            out = out.stack_resources(
+                StackResource::builder()
+                    .logical_resource_id(id)
+                    .physical_resource_id(format!("web-{id}-X"))
+                    .resource_type("AWS::CloudWatch::Alarm")
+                    .resource_status(ResourceStatus::CreateComplete)
+                    .timestamp(DateTime::from_secs(1_800_000_000))
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let sent = Arc::new(Mutex::new(None));
+    let (record, flag) = (sent.clone(), updated.clone());
+    let update_rule = mock!(Client::update_stack).then_compute_output(move |req| {
+        *record.lock().unwrap() = Some(req.clone());
+        flag.store(true, Ordering::SeqCst);
+        UpdateStackOutput::builder().stack_id(STACK_ID).build()
+    });
+    let after = updated.clone();
+    let events_rule = mock!(Client::describe_stack_events).then_compute_output(move |_| {
+        if !after.load(Ordering::SeqCst) {
+            return events(&[event(0, "web", "UPDATE_COMPLETE", None)]);
+        }
+        events(&[
+            event(0, "web", "UPDATE_COMPLETE", None),
+            event(1, "web", "UPDATE_IN_PROGRESS", Some("User Initiated")),
+            event(2, "AppGroup", "CREATE_COMPLETE", None),
+            event(3, "web", final_status, None),
+        ])
+    });
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [
+            &stacks_rule,
+            &template_rule,
+            &resources_rule,
+            &update_rule,
+            &events_rule
+        ]
+    );
+    let clients = match cloudwatch {
+        Some(cloudwatch) => Clients {
+            cfn,
+            cloudwatch,
+            ..real
+        },
+        None => Clients { cfn, ..real },
+    };
+    let settings = Settings {
+        stack_name: Some("web".into()),
+        build_number: Some("2".into()),
+        subnets: Some(net.subnets.join(",")),
+        certificate: Some(net.certificate.clone()),
+        ami: Some(net.ami.clone()),
+        artifact_url: Some("https://artifacts.example.com/app-2.jar".into()),
+        notify_topic_arn: Some("arn:aws:sns:us-east-1:123456789012:deploys".into()),
+        monitor_minutes: Some(monitor_minutes.into()),
+        health_check: asg_deployer::cli::HealthCheck::Off,
+        ..Default::default()
+    };
+    let config = Config::from_settings(Command::Update, &settings).unwrap();
+    let (display, captured) = Display::capture();
+    let mut session = Session::new(&clients, &config.target, &display, CancellationToken::new());
+    session.poll = Duration::from_millis(10);
+    let result =
+        asg_deployer::commands::rollout::update(&session, config.deploy.as_ref().unwrap()).await;
+    let request = sent
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("UpdateStack was called");
+    UpdateRun {
+        rollback_configuration: request.rollback_configuration().cloned(),
+        notification_arns: request.notification_arns().to_vec(),
+        build_sent: request
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some("BuildNumber"))
+            .and_then(|p| p.parameter_value())
+            .map(str::to_string),
+        printed: lines(&captured),
+        result,
+    }
+}
+
+#[tokio::test]
+async fn an_update_sends_the_alarms_as_rollback_triggers_and_reports_the_passed_window() {
+    let moto = common::Moto::start();
+    let run = update_through_the_mock(&moto, "UPDATE_COMPLETE", "10", None).await;
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(run.build_sent.as_deref(), Some("2"));
+    assert_eq!(
+        run.notification_arns,
+        ["arn:aws:sns:us-east-1:123456789012:deploys"]
+    );
+    let config = run
+        .rollback_configuration
+        .expect("a rollback configuration");
+    assert_eq!(config.monitoring_time_in_minutes(), Some(10));
+    let triggers: Vec<(String, String)> = config
+        .rollback_triggers()
+        .iter()
+        .map(|t| {
+            (
+                t.arn().unwrap_or_default().to_string(),
+                t.r#type().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let wanted: Vec<(String, String)> = asg_deployer::watch::window::ROLLBACK_ALARMS
+        .iter()
+        .map(|id| {
+            (
+                format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-{id}-X"),
+                "AWS::CloudWatch::Alarm".to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(triggers, wanted);
+    assert_printed(
+        &run.printed,
+        "Monitoring window: 10m after the new group is in service, watching LoadBalancer5xxAlarm, Target5xxAlarm, ResponseTimeAlarm, UnhealthyHostsAlarm",
+    );
+    assert_printed(
+        &run.printed,
+        "Monitoring window of 10m passed with no alarm: old group removed",
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_in_the_window_rolls_back_and_exits_1_naming_it() {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
+    let moto = common::Moto::start();
+    let asked = Arc::new(Mutex::new(None));
+    let record = asked.clone();
+    let alarms_rule =
+        mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_compute_output(move |req| {
+            *record.lock().unwrap() = Some(req.clone());
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("web-Target5xxAlarm-X")
+                        .state_value(StateValue::Alarm)
+                        .state_updated_timestamp(DateTime::from_secs(1_800_000_600))
+                        .build(),
+                )
+                .build()
+        });
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&alarms_rule]);
+    let run =
+        update_through_the_mock(&moto, "UPDATE_ROLLBACK_COMPLETE", "10", Some(cloudwatch)).await;
+    let asked = asked
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("DescribeAlarms was called");
+    assert_eq!(asked.alarm_names().len(), 4, "{asked:?}");
+    assert_eq!(asked.state_value(), Some(&StateValue::Alarm));
+    let err = run.result.expect_err("the rollback is a failure");
+    let message = err.to_string();
+    assert!(
+        matches!(&err, Error::AlarmRolledBack { alarm, build: 1, .. } if alarm == "Target5xxAlarm"),
+        "{err:?}"
+    );
+    assert_eq!(ExitCode::from_error(&err).code(), 1);
+    assert!(
+        message.contains("alarm Target5xxAlarm fired at 20")
+            && message.contains("rolled back to build 1"),
+        "{message}"
+    );
+    assert!(
+        !run.printed
+            .iter()
+            .any(|l| l.contains("passed with no alarm")),
+        "{:#?}",
+        run.printed
+    );
+}
+
+#[tokio::test]
+async fn monitor_minutes_0_sends_no_window_but_keeps_the_triggers() {
+    let moto = common::Moto::start();
+    let run = update_through_the_mock(&moto, "UPDATE_COMPLETE", "0", None).await;
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    let config = run
+        .rollback_configuration
+        .expect("a rollback configuration");
+    assert_eq!(config.monitoring_time_in_minutes(), Some(0));
+    assert_eq!(config.rollback_triggers().len(), 4);
+    assert!(
+        !run.printed
+            .iter()
+            .any(|l| l.starts_with("Monitoring window")),
+        "{:#?}",
+        run.printed
     );
 }
