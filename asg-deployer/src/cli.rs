@@ -71,8 +71,13 @@ pub enum Command {
     Render {
         /// Print a Graphviz `dot` graph of the stacks' resources instead (needs no deployment
         /// settings).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "deploy_role")]
         diagram: bool,
+        /// Print the template of the deploy-role stack instead: the role CI assumes through
+        /// GitHub's OIDC to run asg-deploy, and the stack role (STACK_ROLE_ARN) CloudFormation
+        /// builds with (needs no deployment settings).
+        #[arg(long)]
+        deploy_role: bool,
     },
 }
 
@@ -177,6 +182,11 @@ pub struct Settings {
     /// is not set; `none` removes it [default: none on create; update keeps the stack's].
     #[arg(long, env = "NOTIFY_TOPIC_ARN", global = true)]
     pub notify_topic_arn: Option<String>,
+    /// IAM role CloudFormation assumes to create, change and delete the stacks' resources, so
+    /// that the caller needs no rights on them (see `render --deploy-role`) [default: none on
+    /// create: the caller's own rights; later commands keep the stack's].
+    #[arg(long, env = "STACK_ROLE_ARN", global = true)]
+    pub stack_role_arn: Option<String>,
     /// Minutes after an update's new group is in service during which CloudFormation watches the
     /// stack's alarms and rolls back to the old group, kept running, if one fires; 0 to 180, 0
     /// removes the old group at once [default: 10].

@@ -39,9 +39,17 @@ pub async fn run(
     display: &Display,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    if let Command::Render { diagram } = config.command {
+    if let Command::Render {
+        diagram,
+        deploy_role,
+    } = config.command
+    {
         if diagram {
             display.line(template::diagram::diagram()?.trim_end());
+            return Ok(());
+        }
+        if deploy_role {
+            display.line(template::deploy_role::DEPLOY_ROLE_TEMPLATE.trim_end());
             return Ok(());
         }
         return render(config, display);

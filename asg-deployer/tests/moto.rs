@@ -871,3 +871,89 @@ async fn history_lists_the_builds_and_rollback_returns_to_one_with_its_settings_
     let (_, tag, _, _) = group(&moto, "shop").await;
     assert_eq!(tag, "1");
 }
+
+/// The role stack `stack` records for CloudFormation (its RoleARN), as DescribeStacks tells it.
+async fn role_of(moto: &Moto, stack: &str) -> Option<String> {
+    moto.clients()
+        .cfn
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap()
+        .stacks()[0]
+        .role_arn()
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn the_deploy_role_stack_creates_and_its_stack_role_builds_both_stacks() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    let env = deploy_env(&moto, &net, "web", 1);
+
+    let rendered = asg_deploy(&["render", "--deploy-role"], &env);
+    rendered.expect_code(0);
+    let out = moto
+        .clients()
+        .cfn
+        .create_stack()
+        .stack_name("web-deploy")
+        .template_body(rendered.stdout.clone())
+        .parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("StackName")
+                .parameter_value("web")
+                .build(),
+        )
+        .parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("Repository")
+                .parameter_value("example/web")
+                .build(),
+        )
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+        .send()
+        .await;
+    assert!(out.is_ok(), "{out:?}");
+    let outputs = moto
+        .clients()
+        .cfn
+        .describe_stacks()
+        .stack_name("web-deploy")
+        .send()
+        .await
+        .unwrap()
+        .stacks()[0]
+        .outputs()
+        .to_vec();
+    let output = |key: &str| {
+        outputs
+            .iter()
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value())
+            .unwrap_or_else(|| panic!("no {key} output in {outputs:?}"))
+            .to_string()
+    };
+    let stack_role = output("StackRoleArn");
+    assert!(stack_role.starts_with("arn:aws:iam::"), "{stack_role}");
+    assert!(output("DeployRoleArn").starts_with("arn:aws:iam::"));
+
+    let roled = with(env, "STACK_ROLE_ARN", &stack_role);
+    asg_deploy(&["create"], &roled).expect_code(0);
+    assert_eq!(role_of(&moto, "web").await.as_deref(), Some(&*stack_role));
+    assert_eq!(
+        role_of(&moto, "web-config").await.as_deref(),
+        Some(&*stack_role)
+    );
+
+    asg_deploy(&["update"], &with(roled.clone(), "BUILD_NUMBER", "2")).expect_code(0);
+    assert_eq!(role_of(&moto, "web").await.as_deref(), Some(&*stack_role));
+
+    asg_deploy(
+        &["create"],
+        &with(roled, "STACK_ROLE_ARN", "arn:aws:iam::123456789012:user/ci"),
+    )
+    .expect_code(2)
+    .expect_output("STACK_ROLE_ARN \"arn:aws:iam::123456789012:user/ci\" is not an IAM role ARN");
+}

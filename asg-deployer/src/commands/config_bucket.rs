@@ -92,6 +92,7 @@ async fn create(session: &Session<'_>, name: &str, bucket: Option<&str>) -> Resu
         .create_stack()
         .stack_name(name)
         .template_body(body)
+        .set_role_arn(session.target.stack_role_arn.clone())
         .parameters(
             Parameter::builder()
                 .parameter_key("BucketName")

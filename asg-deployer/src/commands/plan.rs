@@ -88,6 +88,7 @@ pub async fn plan(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error> {
     let created = cfn
         .create_change_set()
         .stack_name(name)
+        .set_role_arn(session.target.stack_role_arn.clone())
         .change_set_name(&change_set)
         .change_set_type(kind.clone())
         .template_body(template::compact(&template))
@@ -111,7 +112,12 @@ pub async fn plan(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error> {
     // The change set is only for reading; a CREATE plan also leaves an empty stack behind.
     let _ = cfn.delete_change_set().change_set_name(&id).send().await;
     if kind == ChangeSetType::Create {
-        let _ = cfn.delete_stack().stack_name(name).send().await;
+        let _ = cfn
+            .delete_stack()
+            .stack_name(name)
+            .set_role_arn(session.target.stack_role_arn.clone())
+            .send()
+            .await;
     }
     let changes = result?;
     if changes.is_empty() {

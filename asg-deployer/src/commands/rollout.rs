@@ -113,6 +113,7 @@ pub async fn create(session: &Session<'_>, deploy: &Deploy) -> Result<(), Error>
         .template_body(&body)
         .set_parameters(Some(sdk_parameters(&params)))
         .set_notification_arns(resolved.notify_topic.clone().map(|t| vec![t]))
+        .set_role_arn(session.target.stack_role_arn.clone())
         .capabilities(Capability::CapabilityIam)
         .timeout_in_minutes(session.target.timeout.as_secs().div_ceil(60).max(1) as i32)
         .send()
@@ -274,6 +275,7 @@ pub async fn apply(session: &Session<'_>, change: Change<'_>) -> Result<(), Erro
         .template_body(change.template_body)
         .set_parameters(Some(change.parameters))
         .set_notification_arns(change.notification_arns)
+        .set_role_arn(session.target.stack_role_arn.clone())
         .rollback_configuration(window.configuration())
         .capabilities(Capability::CapabilityIam)
         .send()
@@ -369,6 +371,7 @@ async fn delete_stack(session: &Session<'_>, info: &StackInfo) -> Result<(), Err
         .cfn
         .delete_stack()
         .stack_name(&info.id)
+        .set_role_arn(session.target.stack_role_arn.clone())
         .send()
         .await
         .map_err(|e| crate::error::aws("DeleteStack", e))?;

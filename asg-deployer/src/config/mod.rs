@@ -12,8 +12,8 @@ use crate::cli::{Command, HealthCheck, Settings};
 use crate::config::fetch_binary::FetchSource;
 use crate::config::image::{Arch, BASE_IMAGES, BaseImage};
 use crate::config::shapes::{
-    check_https_url, is_acm_arn, is_aws_id, is_bucket_name, is_dns_name, is_instance_type,
-    is_ipv4_cidr, is_sha256, is_sns_topic_arn,
+    check_https_url, is_acm_arn, is_aws_id, is_bucket_name, is_dns_name, is_iam_role_arn,
+    is_instance_type, is_ipv4_cidr, is_sha256, is_sns_topic_arn,
 };
 use crate::error::Error;
 use crate::template::user_data::{self, USER_DATA_LIMIT};
@@ -41,6 +41,9 @@ pub struct Target {
     pub health_time_url: Option<String>,
     /// Extra CA certificates (PEM) the health check trusts, already checked to hold one or more.
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// Role CloudFormation acts with (STACK_ROLE_ARN), when given; a stack keeps the role it has
+    /// otherwise.
+    pub stack_role_arn: Option<String>,
     /// Minutes CloudFormation watches the alarms after an update or a rollback before it removes
     /// the old group.
     pub monitor_minutes: u32,
@@ -228,13 +231,16 @@ impl Config {
             Command::Create
             | Command::Update
             | Command::Plan
-            | Command::Render { diagram: false } => Some(deploy(s, &target.stack_name, &mut p)),
+            | Command::Render {
+                diagram: false,
+                deploy_role: false,
+            } => Some(deploy(s, &target.stack_name, &mut p)),
             Command::Status { .. }
             | Command::Check { .. }
             | Command::History { .. }
             | Command::Rollback { .. }
             | Command::Delete
-            | Command::Render { diagram: true } => None,
+            | Command::Render { .. } => None,
         };
         // A new stack boots a stock image, which has no fetch; an update may keep a pinned
         // image that has one, which only the stack tells.
@@ -343,6 +349,10 @@ fn target(s: &Settings, p: &mut Problems) -> Target {
         |n| n <= MAX_MONITOR_MINUTES,
         |v| format!("MONITOR_MINUTES {v:?} is not a number of minutes CloudFormation allows: use a whole number from 0 (no window) to {MAX_MONITOR_MINUTES}."),
     );
+    let stack_role_arn = non_empty(&s.stack_role_arn).map(str::to_string);
+    if let Some(arn) = stack_role_arn.as_deref().filter(|a| !is_iam_role_arn(a)) {
+        p.add(format!("STACK_ROLE_ARN {arn:?} is not an IAM role ARN: use arn:aws:iam::ACCOUNT:role/NAME (the StackRoleArn output of the deploy-role stack), or unset it to deploy with your own rights."));
+    }
     Target {
         stack_name,
         profile: non_empty(&s.profile).map(str::to_string),
@@ -354,6 +364,7 @@ fn target(s: &Settings, p: &mut Problems) -> Target {
         health_url,
         health_time_url,
         ca_cert_pem,
+        stack_role_arn,
         monitor_minutes,
     }
 }
@@ -824,10 +835,12 @@ mod tests {
         );
         s.monitor_minutes = Some("181".into());
         s.notify_topic_arn = Some("arn:aws:sqs:eu-west-1:123456789012:q".into());
+        s.stack_role_arn = Some("arn:aws:iam::123456789012:user/ci".into());
         assert_eq!(
             problems(&s),
             [
                 "MONITOR_MINUTES \"181\" is not a number of minutes CloudFormation allows: use a whole number from 0 (no window) to 180.",
+                "STACK_ROLE_ARN \"arn:aws:iam::123456789012:user/ci\" is not an IAM role ARN: use arn:aws:iam::ACCOUNT:role/NAME (the StackRoleArn output of the deploy-role stack), or unset it to deploy with your own rights.",
                 "NOTIFY_TOPIC_ARN \"arn:aws:sqs:eu-west-1:123456789012:q\" is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME, or none to stop the stack's notifications.",
             ]
         );
@@ -862,8 +875,13 @@ mod tests {
         };
         assert!(Config::from_settings(Command::Status { watch: false }, &s).is_ok());
         assert!(Config::from_settings(Command::Delete, &s).is_ok());
-        assert!(Config::from_settings(Command::Render { diagram: true }, &s).is_ok());
-        assert!(Config::from_settings(Command::Render { diagram: false }, &s).is_err());
+        let render = |diagram, deploy_role| Command::Render {
+            diagram,
+            deploy_role,
+        };
+        assert!(Config::from_settings(render(true, false), &s).is_ok());
+        assert!(Config::from_settings(render(false, true), &s).is_ok());
+        assert!(Config::from_settings(render(false, false), &s).is_err());
     }
 
     #[test]

@@ -35,6 +35,29 @@ pub fn is_sns_topic_arn(arn: &str) -> bool {
     })
 }
 
+/// arn:PARTITION:iam::ACCOUNT(12 digits):role/[PATH/]NAME, the name as IAM allows it (1 to 64
+/// letters, digits and `+=,.@_-`). IAM is global: the region field is empty.
+pub fn is_iam_role_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    let [partition, "iam", "", account, resource] = parts[..] else {
+        return false;
+    };
+    let name = resource
+        .strip_prefix("role/")
+        .and_then(|path| path.rsplit('/').next())
+        .unwrap_or_default();
+    partition.starts_with("aws")
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
 /// What follows `arn:PARTITION:SERVICE:REGION:ACCOUNT:` in an ARN of `service`.
 fn regional_arn<'a>(arn: &'a str, service: &str) -> Option<&'a str> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -156,6 +179,19 @@ mod tests {
             "arn:aws:iam::123456789012:server-certificate/abc"
         ));
         assert!(!is_acm_arn("arn:aws:acm:us-east-1:1234:certificate/abc"));
+        assert!(is_iam_role_arn(
+            "arn:aws:iam::123456789012:role/web-deploy-StackRole-1AB2"
+        ));
+        assert!(is_iam_role_arn(
+            "arn:aws-cn:iam::123456789012:role/ci/asg-deploy"
+        ));
+        assert!(!is_iam_role_arn("arn:aws:iam::123456789012:user/alice"));
+        assert!(!is_iam_role_arn("arn:aws:iam::123456789012:role/"));
+        assert!(!is_iam_role_arn(
+            "arn:aws:iam:us-east-1:123456789012:role/web"
+        ));
+        assert!(!is_iam_role_arn("arn:aws:iam::1234:role/web"));
+        assert!(!is_iam_role_arn("arn:aws:iam::123456789012:role/a b"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The embedded CloudFormation templates and boot assets, and the parameters sent with them.
 //! `render` prints exactly what `create` and `update` would send.
 
+pub mod deploy_role;
 pub mod diagram;
 pub mod user_data;
 
@@ -616,7 +617,10 @@ mod tests {
             ..Default::default()
         };
         let c = crate::config::Config::from_settings(
-            crate::cli::Command::Render { diagram: false },
+            crate::cli::Command::Render {
+                diagram: false,
+                deploy_role: false,
+            },
             &s,
         )
         .unwrap();
