@@ -69,6 +69,25 @@ async fn load_balancer_protection(moto: &Moto, stack: &str) -> String {
         .to_string()
 }
 
+/// The body of dashboard `name`, read through boto3: moto does not answer the Rust SDK's
+/// CloudWatch protocol.
+fn dashboard_body(moto: &Moto, name: &str) -> serde_json::Value {
+    let script = "import boto3, sys\n\
+        cw = boto3.client('cloudwatch', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+            aws_access_key_id='test', aws_secret_access_key='test')\n\
+        print(cw.get_dashboard(DashboardName=sys.argv[2])['DashboardBody'])\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &moto.endpoint, name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test]
 async fn rollout_lifecycle() {
     let moto = Moto::start();
@@ -82,9 +101,21 @@ async fn rollout_lifecycle() {
         .expect_output("CREATE_COMPLETE")
         .expect_output("LoadBalancerDnsName")
         .expect_output("Url                  https://")
+        .expect_output("DashboardUrl         https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=")
         .expect_output("healthy in the target group");
     let (group1, tag1, version1, _) = group(&moto, "web").await;
     assert_eq!(tag1, "1");
+    // The dashboard graphs this build's group and the stack's target group (moto leaves the
+    // load balancer's LoadBalancerFullName and the alarms' names unresolved in it).
+    let dashboard = dashboard_body(&moto, "web").to_string();
+    assert!(
+        dashboard.contains(&format!("\"AutoScalingGroupName\",\"{group1}\"")),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("\"TargetGroup\",\"targetgroup/web-TargetGroup-"),
+        "{dashboard}"
+    );
 
     // Create over an existing stack is refused and names the right command.
     asg_deploy(&["create"], &env1)

@@ -35,7 +35,8 @@ pub fn group_of(kind: &str) -> Option<&'static str> {
 
 /// The `dot` text of both stacks; sorted, so the same templates give the same bytes.
 pub fn diagram() -> Result<String, Error> {
-    let app = parse(APP_TEMPLATE, "app")?;
+    let mut app = parse(APP_TEMPLATE, "app")?;
+    crate::template::dashboard::fill(&mut app)?;
     let bucket = parse(BUCKET_TEMPLATE, "config-bucket")?;
     let mut nodes: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::new();
     let mut edges = BTreeSet::new();

@@ -1,6 +1,7 @@
 //! The embedded CloudFormation templates and boot assets, and the parameters sent with them.
 //! `render` prints exactly what `create` and `update` would send.
 
+pub mod dashboard;
 pub mod deploy_role;
 pub mod diagram;
 pub mod user_data;
@@ -97,10 +98,12 @@ pub fn boot_script_of(template: &Value) -> Option<&str> {
         .as_str()
 }
 
-/// The application template with `boot_script` placed as the last part of the user data.
+/// The application template with `boot_script` placed as the last part of the user data, and
+/// its dashboard's body.
 pub fn app_template(boot_script: &str) -> Result<Value, Error> {
     let mut t: Value =
         serde_json::from_str(APP_TEMPLATE).map_err(|e| Error::Template(e.to_string()))?;
+    dashboard::fill(&mut t)?;
     let parts = t
         .pointer_mut(USER_DATA_PARTS)
         .and_then(Value::as_array_mut)
