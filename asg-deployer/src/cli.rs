@@ -196,6 +196,19 @@ pub struct Settings {
     /// first (true/false) [default: true on create; update keeps the stack's].
     #[arg(long, env = "DELETION_PROTECTION", global = true)]
     pub deletion_protection: Option<String>,
+    /// What the group scales on: `cpu` (SCALE_UP_CPU, SCALE_DOWN_CPU), or `sqs:QUEUE` (a queue
+    /// name or ARN in the stack's account and region) for a worker fleet that follows the queue's
+    /// depth per instance, from 0 when MINSIZE and DESIREDCAPACITY are 0 [default: cpu].
+    #[arg(long, env = "SCALE_ON", global = true)]
+    pub scale_on: Option<String>,
+    /// With SCALE_ON=sqs: visible messages per instance in service above which an instance is
+    /// added [default: 100].
+    #[arg(long, env = "SCALE_UP_MESSAGES", global = true)]
+    pub scale_up_messages: Option<String>,
+    /// With SCALE_ON=sqs: visible messages per instance in service below which an instance is
+    /// removed, down to MINSIZE; under SCALE_UP_MESSAGES [default: 10].
+    #[arg(long, env = "SCALE_DOWN_MESSAGES", global = true)]
+    pub scale_down_messages: Option<String>,
     /// Average CPU percent of the group above which an instance is added [default: 90].
     #[arg(long, env = "SCALE_UP_CPU", global = true)]
     pub scale_up_cpu: Option<String>,

@@ -988,3 +988,94 @@ async fn the_deploy_role_stack_creates_and_its_stack_role_builds_both_stacks() {
     .expect_code(2)
     .expect_output("STACK_ROLE_ARN \"arn:aws:iam::123456789012:user/ci\" is not an IAM role ARN");
 }
+
+#[tokio::test]
+async fn a_queue_scaled_group_starts_empty_and_scales_on_the_queue_depth() {
+    let moto = Moto::start();
+    let net = moto.network().await;
+    let clients = moto.clients();
+    let env = with(
+        with(
+            with(deploy_env(&moto, &net, "workers", 1), "MINSIZE", "0"),
+            "DESIREDCAPACITY",
+            "0",
+        ),
+        "SCALE_UP_MESSAGES",
+        "50",
+    );
+
+    // A queue that does not exist is refused before anything is made.
+    asg_deploy(&["create"], &with(env.clone(), "SCALE_ON", "sqs:absent"))
+        .expect_code(2)
+        .expect_output(
+            "SCALE_ON names queue absent, which does not exist in this account and region",
+        );
+    let stacks = clients.cfn.describe_stacks().send().await.unwrap();
+    assert!(stacks.stacks().is_empty(), "{stacks:?}");
+
+    let queue = clients
+        .sqs
+        .create_queue()
+        .queue_name("jobs")
+        .send()
+        .await
+        .unwrap();
+    let arn = "arn:aws:sqs:us-east-1:123456789012:jobs";
+    asg_deploy(&["create"], &with(env, "SCALE_ON", &format!("sqs:{arn}")))
+        .expect_code(0)
+        .expect_output(&format!(
+            "Scaling on the depth of queue {}",
+            queue.queue_url().unwrap()
+        ))
+        .expect_output(
+            "Health: no instances (queue-scaled, empty queue) in group workers-AppGroup-",
+        );
+
+    let info = asg_deployer::aws::stack::describe(&clients.cfn, "workers")
+        .await
+        .unwrap()
+        .unwrap();
+    let param = |k: &str| info.parameters.get(k).cloned().unwrap_or_default();
+    assert_eq!(
+        [
+            param("ScaleOn"),
+            param("QueueName"),
+            param("ScaleUpMessages"),
+            param("ScaleDownMessages")
+        ],
+        ["sqs", "jobs", "50", "10"]
+    );
+    assert!(info.queue_scaled());
+    let (_, _, _, desired) = group(&moto, "workers").await;
+    assert_eq!(desired, 0);
+
+    // The alarms and the instance role as CloudFormation stores them.
+    let stored = asg_deployer::aws::stack::template(&clients.cfn, "workers")
+        .await
+        .unwrap()
+        .expect("a JSON template");
+    let high = &stored["Resources"]["QueueHighAlarm"];
+    assert_eq!(high["Condition"], "ScaleOnQueue");
+    assert_eq!(high["Properties"]["Threshold"]["Ref"], "ScaleUpMessages");
+    assert_eq!(
+        high["Properties"]["Metrics"][2]["Expression"],
+        asg_deployer::template::queue_scaling::BACKLOG_EXPRESSION
+    );
+    assert_eq!(
+        stored["Resources"]["CpuHighAlarm"]["Condition"],
+        "ScaleOnCpu"
+    );
+    let statements = &stored["Resources"]["InstanceRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"];
+    assert_eq!(statements[2]["Fn::If"][0], "ScaleOnQueue");
+    assert_eq!(
+        statements[2]["Fn::If"][1]["Resource"]["Fn::Sub"],
+        "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${QueueName}"
+    );
+    // The dashboard graphs the queue.
+    let dashboard = dashboard_body(&moto, "workers").to_string();
+    assert!(
+        dashboard.contains("\"ApproximateAgeOfOldestMessage\",\"QueueName\",\"jobs\""),
+        "{dashboard}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// Who deploys, for the build history.
     pub sts: aws_sdk_sts::Client,
+    /// That the queue a group scales on exists.
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -78,6 +80,7 @@ impl Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
             cloudwatch: aws_sdk_cloudwatch::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
+            sqs: aws_sdk_sqs::Client::new(conf),
         }
     }
 }

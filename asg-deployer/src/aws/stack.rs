@@ -38,6 +38,11 @@ impl StackInfo {
         self.parameters.get("BuildNumber")?.parse().ok()
     }
 
+    /// Whether the group scales on a queue (SCALE_ON=sqs), which lets it run no instance.
+    pub fn queue_scaled(&self) -> bool {
+        self.parameters.get("ScaleOn").is_some_and(|v| v == "sqs")
+    }
+
     fn from_sdk(s: &Stack) -> StackInfo {
         StackInfo {
             id: s.stack_id().unwrap_or_default().to_string(),

@@ -145,7 +145,15 @@ async fn checks(
     let targets = targets(session, info).await?;
     let client = health::client(session.target.ca_cert_pem.as_deref())?;
     let answer = health::ask(&client, url).await;
+    let idle = info.queue_scaled() && targets.value == Some(0.0);
     let https = match &answer {
+        _ if idle => Finding::new(
+            "https",
+            Verdict::Skipped,
+            format!(
+                "no instance to answer {url}: the group is queue-scaled and its queue is empty"
+            ),
+        ),
         Ok(answer) => match answer.served_by(url, build) {
             Ok(evidence) => Finding::new(
                 "https",
@@ -176,7 +184,14 @@ async fn targets(session: &Session<'_>, info: &StackInfo) -> Result<Finding, Err
         .map(|(id, state)| format!("{id} is {state}"))
         .collect();
     let count = states.len() as f64;
-    Ok(if states.is_empty() {
+    Ok(if states.is_empty() && info.queue_scaled() {
+        Finding::new(
+            "targets",
+            Verdict::Ok,
+            format!("{} in group {group}", health::NO_INSTANCES_ON_A_QUEUE),
+        )
+        .with_value(0.0)
+    } else if states.is_empty() {
         Finding::new(
             "targets",
             Verdict::Failed,

@@ -591,6 +591,9 @@ pub async fn resolve(
         .map_err(|why| Error::Invalid(vec![why]))?;
     let root_device = root_device_of(session, &ami).await?;
     let vpc_id = vpc_of(session, &deploy.subnets).await?;
+    if let Some(queue) = deploy.scaling.on.queue() {
+        queue_exists(session, queue).await?;
+    }
     Ok(Resolved {
         ami,
         root_device,
@@ -606,6 +609,36 @@ pub async fn resolve(
                 .is_none_or(|v| v != "false")
         }),
     })
+}
+
+/// A queue-scaled group's queue must exist in the stack's account and region: the alarms read its
+/// metrics and the instances consume it by name.
+async fn queue_exists(session: &Session<'_>, queue: &str) -> Result<(), Error> {
+    let out = session
+        .clients
+        .sqs
+        .get_queue_url()
+        .queue_name(queue)
+        .send()
+        .await;
+    match out {
+        Ok(found) => {
+            session.display.line(format!(
+                "Scaling on the depth of queue {}",
+                found.queue_url().unwrap_or(queue)
+            ));
+            Ok(())
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_queue_does_not_exist()) =>
+        {
+            Err(Error::Refused(format!(
+                "SCALE_ON names queue {queue}, which does not exist in this account and region: create it first, or correct SCALE_ON"
+            )))
+        }
+        Err(e) => Err(crate::error::aws("GetQueueUrl", e)),
+    }
 }
 
 /// The current AMI of `image` for the instance type's architecture, from its SSM parameter.

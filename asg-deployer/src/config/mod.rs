@@ -13,7 +13,8 @@ use crate::config::fetch_binary::FetchSource;
 use crate::config::image::{Arch, BASE_IMAGES, BaseImage};
 use crate::config::shapes::{
     check_https_url, is_acm_arn, is_aws_id, is_bucket_name, is_dns_name, is_iam_role_arn,
-    is_instance_type, is_ipv4_cidr, is_sha256, is_sns_topic_arn,
+    is_instance_type, is_ipv4_cidr, is_sha256, is_sns_topic_arn, is_sqs_queue_arn,
+    is_sqs_queue_name,
 };
 use crate::error::Error;
 use crate::template::user_data::{self, USER_DATA_LIMIT};
@@ -134,8 +135,14 @@ impl Notify {
 pub const MAX_MONITOR_MINUTES: u32 = 180;
 
 /// The CPU alarms that add and remove instances.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Scaling {
+    /// What the group follows.
+    pub on: ScaleOn,
+    /// Visible messages per instance in service above which an instance is added (queue only).
+    pub up_messages: u32,
+    /// Visible messages per instance in service below which one is removed; below `up_messages`.
+    pub down_messages: u32,
     /// Average CPU percent above which an instance is added.
     pub up_cpu: u32,
     /// Average CPU percent below which an instance is removed; below `up_cpu`.
@@ -143,6 +150,29 @@ pub struct Scaling {
     /// Seconds the CPU must stay past a threshold.
     pub period_seconds: u32,
 }
+
+/// What a group scales on (SCALE_ON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScaleOn {
+    /// The group's average CPU.
+    Cpu,
+    /// The depth of this SQS queue (its name) per instance in service.
+    Queue(String),
+}
+
+impl ScaleOn {
+    /// The queue, for a queue-scaled group.
+    pub fn queue(&self) -> Option<&str> {
+        match self {
+            ScaleOn::Cpu => None,
+            ScaleOn::Queue(name) => Some(name),
+        }
+    }
+}
+
+/// The highest SCALE_UP_MESSAGES the template allows; the scale-up alarm's expression answers
+/// 1,000,000 for "messages and no instance in service", which must stay above it.
+const MAX_SCALE_UP_MESSAGES: u32 = 100_000;
 
 /// The scaling periods the template allows (its `AllowedValues`), in seconds: EC2's basic
 /// monitoring, which the instances have, reports CPU every five minutes, so a shorter period
@@ -436,7 +466,8 @@ fn deploy(s: &Settings, stack_name: &str, p: &mut Problems) -> Deploy {
         |k| format!("KP {k:?} is not a key pair name: use the ASCII name shown by EC2, at most 255 characters."),
     );
     let ssh_cidr = ssh_cidr(s, key_pair.is_some(), p);
-    let (min_size, desired_capacity, max_size) = group_sizes(s, p);
+    let queue_scaled = non_empty(&s.scale_on).is_some_and(|v| v.starts_with("sqs:"));
+    let (min_size, desired_capacity, max_size) = group_sizes(s, queue_scaled, p);
     let dns = dns(s, p);
     let config_bucket = p.optional(
         &s.config_bucket,
@@ -582,15 +613,15 @@ fn ssh_cidr(s: &Settings, has_key_pair: bool, p: &mut Problems) -> Option<String
 }
 
 /// MINSIZE, DESIREDCAPACITY and MAXSIZE, in that order.
-fn group_sizes(s: &Settings, p: &mut Problems) -> (u32, u32, u32) {
+fn group_sizes(s: &Settings, queue_scaled: bool, p: &mut Problems) -> (u32, u32, u32) {
     let min_size = size(&s.min_size, "MINSIZE", 1, p);
     let desired_capacity = size(&s.desired_capacity, "DESIREDCAPACITY", 2, p);
     let max_size = size(&s.max_size, "MAXSIZE", 3, p);
     if !(min_size <= desired_capacity && desired_capacity <= max_size) {
         p.add(format!("Group sizes must satisfy MINSIZE <= DESIREDCAPACITY <= MAXSIZE, got {min_size} <= {desired_capacity} <= {max_size}: adjust them."));
     }
-    if desired_capacity == 0 {
-        p.add("DESIREDCAPACITY must be at least 1: a new group waits for that many instances to signal a good boot.");
+    if desired_capacity == 0 && !queue_scaled {
+        p.add("DESIREDCAPACITY must be at least 1: a new group waits for that many instances to signal a good boot (only a queue-scaled group, SCALE_ON=sqs:QUEUE, may start empty).");
     }
     (min_size, desired_capacity, max_size)
 }
@@ -616,10 +647,57 @@ fn scaling(s: &Settings, p: &mut Problems) -> Scaling {
         |n| SCALING_PERIODS.contains(&n),
         |v| format!("SCALING_PERIOD {v:?} is not one of the scaling periods the stack allows: use 300, 600 or 900 (seconds; EC2 reports the instances' CPU every 5 minutes)."),
     );
+    let on = scale_on(s, p);
+    let up_messages = p.number(
+        &s.scale_up_messages,
+        100,
+        |n| (1..=MAX_SCALE_UP_MESSAGES).contains(&n),
+        |v| format!("SCALE_UP_MESSAGES {v:?} is not a number of messages per instance: use a whole number from 1 to {MAX_SCALE_UP_MESSAGES}."),
+    );
+    let down_messages = p.number(
+        &s.scale_down_messages,
+        10,
+        |n| n < MAX_SCALE_UP_MESSAGES,
+        |v| format!("SCALE_DOWN_MESSAGES {v:?} is not a number of messages per instance: use a whole number from 0 to {}.", MAX_SCALE_UP_MESSAGES - 1),
+    );
+    if down_messages >= up_messages {
+        p.add(format!("SCALE_DOWN_MESSAGES ({down_messages}) must be below SCALE_UP_MESSAGES ({up_messages}), or the group adds and removes instances in turn: lower SCALE_DOWN_MESSAGES."));
+    }
     Scaling {
+        on,
+        up_messages,
+        down_messages,
         up_cpu,
         down_cpu,
         period_seconds,
+    }
+}
+
+/// SCALE_ON: `cpu`, or `sqs:` and a queue name or ARN (whose name is kept).
+fn scale_on(s: &Settings, p: &mut Problems) -> ScaleOn {
+    let Some(raw) = non_empty(&s.scale_on) else {
+        return ScaleOn::Cpu;
+    };
+    if raw.eq_ignore_ascii_case("cpu") {
+        return ScaleOn::Cpu;
+    }
+    let queue = raw.strip_prefix("sqs:").map(|q| {
+        if q.starts_with("arn:") {
+            is_sqs_queue_arn(q).then(|| q.rsplit(':').next().unwrap_or_default())
+        } else {
+            is_sqs_queue_name(q).then_some(q)
+        }
+    });
+    match queue {
+        Some(Some(name)) => ScaleOn::Queue(name.to_string()),
+        Some(None) => {
+            p.add(format!("SCALE_ON {raw:?} does not name an SQS queue: use sqs:NAME (1 to 80 letters, digits, - and _, .fifo at the end of a FIFO queue) or sqs:arn:aws:sqs:REGION:ACCOUNT:NAME."));
+            ScaleOn::Cpu
+        }
+        None => {
+            p.add(format!("SCALE_ON {raw:?} is not cpu or sqs:QUEUE: use cpu to scale on the group's CPU, or sqs:NAME to scale on a queue's depth."));
+            ScaleOn::Cpu
+        }
     }
 }
 
@@ -946,6 +1024,62 @@ mod tests {
             .filter_map(|v| v.as_u64())
             .collect();
         assert_eq!(allowed, SCALING_PERIODS.map(u64::from));
+    }
+
+    #[test]
+    fn scale_on_names_a_queue_by_name_or_arn_and_lets_the_group_start_empty() {
+        let scaling = |s: &Settings| {
+            let d = Config::from_settings(Command::Update, s).unwrap().deploy;
+            let d = d.unwrap();
+            (
+                d.scaling.on,
+                d.scaling.up_messages,
+                d.scaling.down_messages,
+                d.desired_capacity,
+            )
+        };
+        assert_eq!(scaling(&good()), (ScaleOn::Cpu, 100, 10, 2));
+        let mut s = good();
+        s.scale_on = Some("sqs:arn:aws:sqs:eu-west-1:123456789012:jobs.fifo".into());
+        s.min_size = Some("0".into());
+        s.desired_capacity = Some("0".into());
+        s.scale_up_messages = Some("500".into());
+        s.scale_down_messages = Some("0".into());
+        assert_eq!(scaling(&s), (ScaleOn::Queue("jobs.fifo".into()), 500, 0, 0));
+        s.scale_on = Some("sqs:jobs".into());
+        assert_eq!(scaling(&s).0, ScaleOn::Queue("jobs".into()));
+
+        // Only a queue-scaled group may start with no instance.
+        let mut s = good();
+        s.min_size = Some("0".into());
+        s.desired_capacity = Some("0".into());
+        assert!(problems(&s)[0].starts_with("DESIREDCAPACITY must be at least 1"));
+
+        let mut s = good();
+        s.scale_on = Some("queue".into());
+        s.scale_up_messages = Some("100001".into());
+        s.scale_down_messages = Some("100".into());
+        assert_eq!(
+            problems(&s),
+            [
+                "SCALE_ON \"queue\" is not cpu or sqs:QUEUE: use cpu to scale on the group's CPU, or sqs:NAME to scale on a queue's depth.",
+                "SCALE_UP_MESSAGES \"100001\" is not a number of messages per instance: use a whole number from 1 to 100000.",
+                "SCALE_DOWN_MESSAGES (100) must be below SCALE_UP_MESSAGES (100), or the group adds and removes instances in turn: lower SCALE_DOWN_MESSAGES.",
+            ]
+        );
+        for bad in [
+            "sqs:",
+            "sqs:a b",
+            "sqs:arn:aws:sns:eu-west-1:123456789012:jobs",
+        ] {
+            s = good();
+            s.scale_on = Some(bad.into());
+            assert!(
+                problems(&s)[0].contains("does not name an SQS queue"),
+                "{bad}: {:?}",
+                problems(&s)
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,22 @@ pub fn is_iam_role_arn(arn: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
+/// An SQS queue name: 1 to 80 letters, digits, hyphens and underscores, with `.fifo` at the end
+/// of a FIFO queue (counted in the 80).
+pub fn is_sqs_queue_name(name: &str) -> bool {
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    (1..=80).contains(&name.len())
+        && !base.is_empty()
+        && base
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// arn:PARTITION:sqs:REGION:ACCOUNT(12 digits):NAME
+pub fn is_sqs_queue_arn(arn: &str) -> bool {
+    regional_arn(arn, "sqs").is_some_and(is_sqs_queue_name)
+}
+
 /// What follows `arn:PARTITION:SERVICE:REGION:ACCOUNT:` in an ARN of `service`.
 fn regional_arn<'a>(arn: &'a str, service: &str) -> Option<&'a str> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();

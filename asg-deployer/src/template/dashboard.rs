@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 
-/// Where the body goes in the app template.
-pub const BODY_SLOT: &str = "/Resources/Dashboard/Properties/DashboardBody/Fn::Sub/0";
+/// Where the bodies go in the app template: the body is an `Fn::If` on `ScaleOnQueue`, with
+/// the queue's graphs and alarms on its true side.
+const BODY: &str = "/Resources/Dashboard/Properties/DashboardBody/Fn::If";
 /// What marks the slot in the template file (a valid, empty body there, so that the file lints
 /// on its own).
 const SLOT_MARK: &str = "filled in by asg-deploy";
@@ -24,6 +25,8 @@ pub enum Source {
     TargetGroup,
     /// `${AppGroup}`: the Auto Scaling group's name (a new one per build; the dashboard follows).
     Group,
+    /// `${QueueName}`: the queue a queue-scaled group follows (a template parameter).
+    Queue,
 }
 
 impl Source {
@@ -33,6 +36,7 @@ impl Source {
             Source::LoadBalancer => "LoadBalancer",
             Source::TargetGroup => "TargetGroup",
             Source::Group => "AppGroup",
+            Source::Queue => "QueueName",
         }
     }
 
@@ -42,6 +46,7 @@ impl Source {
             Source::LoadBalancer => "${LoadBalancer.LoadBalancerFullName}",
             Source::TargetGroup => "${TargetGroupFullName}",
             Source::Group => "${AppGroup}",
+            Source::Queue => "${QueueName}",
         }
     }
 }
@@ -71,6 +76,7 @@ const TG: &[(&str, Source)] = &[
     ("LoadBalancer", Source::LoadBalancer),
 ];
 const GROUP: &[(&str, Source)] = &[("AutoScalingGroupName", Source::Group)];
+const QUEUE: &[(&str, Source)] = &[("QueueName", Source::Queue)];
 
 /// The graphs, in reading order, two to a row.
 pub const GRAPHS: &[Graph] = &[
@@ -163,22 +169,55 @@ pub const GRAPHS: &[Graph] = &[
     },
 ];
 
-/// The alarms whose states the dashboard shows (logical ids in the app template).
-pub const ALARMS: [&str; 6] = [
+/// The graphs a queue-scaled stack adds: the work waiting, and how long the oldest has waited.
+pub const QUEUE_GRAPHS: &[Graph] = &[
+    Graph {
+        title: "Queue: visible messages",
+        metrics: &[Metric {
+            namespace: "AWS/SQS",
+            name: "ApproximateNumberOfMessagesVisible",
+            dimensions: QUEUE,
+            stat: "Maximum",
+            label: "visible",
+        }],
+    },
+    Graph {
+        title: "Queue: age of the oldest message (seconds)",
+        metrics: &[Metric {
+            namespace: "AWS/SQS",
+            name: "ApproximateAgeOfOldestMessage",
+            dimensions: QUEUE,
+            stat: "Maximum",
+            label: "oldest",
+        }],
+    },
+];
+
+/// The alarms every stack has (logical ids in the app template).
+pub const ALARMS: [&str; 4] = [
     "LoadBalancer5xxAlarm",
     "Target5xxAlarm",
     "ResponseTimeAlarm",
     "UnhealthyHostsAlarm",
-    "CpuHighAlarm",
-    "CpuLowAlarm",
 ];
+/// The scaling alarms of a CPU-scaled stack.
+pub const CPU_ALARMS: [&str; 2] = ["CpuHighAlarm", "CpuLowAlarm"];
+/// The scaling alarms of a queue-scaled stack.
+pub const QUEUE_ALARMS: [&str; 2] = ["QueueHighAlarm", "QueueLowAlarm"];
 
 const WIDTH: u32 = 12;
 const HEIGHT: u32 = 6;
 
-/// The dashboard body, as the `Fn::Sub` string CloudFormation fills in.
-pub fn body() -> String {
-    let mut widgets: Vec<Value> = GRAPHS
+/// The dashboard body, as the `Fn::Sub` string CloudFormation fills in; `queue` for a
+/// queue-scaled stack.
+pub fn body(queue: bool) -> String {
+    let graphs: Vec<&Graph> = if queue {
+        GRAPHS.iter().chain(QUEUE_GRAPHS).collect()
+    } else {
+        GRAPHS.iter().collect()
+    };
+    let scaling = if queue { QUEUE_ALARMS } else { CPU_ALARMS };
+    let mut widgets: Vec<Value> = graphs
         .iter()
         .enumerate()
         .map(|(i, graph)| {
@@ -211,7 +250,7 @@ pub fn body() -> String {
             })
         })
         .collect();
-    let rows = (GRAPHS.len() as u32).div_ceil(2);
+    let rows = (graphs.len() as u32).div_ceil(2);
     widgets.push(json!({
         "type": "alarm",
         "x": 0,
@@ -223,6 +262,7 @@ pub fn body() -> String {
             // From the alarm's name (its Ref) rather than its Arn attribute, which moto lacks.
             "alarms": ALARMS
                 .iter()
+                .chain(&scaling)
                 .map(|a| format!("arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:${{{a}}}"))
                 .collect::<Vec<_>>(),
         }
@@ -230,17 +270,31 @@ pub fn body() -> String {
     json!({ "widgets": widgets }).to_string()
 }
 
-/// Writes the body into the template's `Dashboard` slot.
+/// The `Fn::Sub` string of the body for a queue-scaled stack (`queue`) or a CPU-scaled one.
+fn slot(queue: bool) -> String {
+    format!("{BODY}/{}/Fn::Sub/0", if queue { 1 } else { 2 })
+}
+
+/// Writes both bodies into the template's `Dashboard` slots.
 pub fn fill(template: &mut Value) -> Result<(), Error> {
-    match template.pointer_mut(BODY_SLOT) {
-        Some(slot) if slot.as_str().is_some_and(|s| s.contains(SLOT_MARK)) => {
-            *slot = Value::String(body());
-            Ok(())
-        }
-        _ => Err(Error::Template(
-            "the Dashboard resource has no Fn::Sub DashboardBody slot to fill".into(),
-        )),
+    if template.pointer(&format!("{BODY}/0")) != Some(&json!("ScaleOnQueue")) {
+        return Err(Error::Template(
+            "the Dashboard body is not an Fn::If on ScaleOnQueue".into(),
+        ));
     }
+    for queue in [true, false] {
+        match template.pointer_mut(&slot(queue)) {
+            Some(s) if s.as_str().is_some_and(|s| s.contains(SLOT_MARK)) => {
+                *s = Value::String(body(queue));
+            }
+            _ => {
+                return Err(Error::Template(
+                    "the Dashboard resource has no Fn::Sub DashboardBody slot to fill".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -250,8 +304,10 @@ mod tests {
     use super::*;
     use crate::template::APP_TEMPLATE;
 
-    /// The `Fn::Sub` variables the template defines beside the body.
-    const VARIABLES: &str = "/Resources/Dashboard/Properties/DashboardBody/Fn::Sub/1";
+    /// The `Fn::Sub` variables the template defines beside each body.
+    fn variables(queue: bool) -> String {
+        slot(queue).replace("Fn::Sub/0", "Fn::Sub/1")
+    }
 
     /// What CloudWatch publishes, per namespace: each metric with the dimension sets it is
     /// published under (the ALB, EC2 and Auto Scaling user guides' metric tables).
@@ -267,6 +323,9 @@ mod tests {
             ("AWS/ApplicationELB", "HealthyHostCount" | "UnHealthyHostCount") => vec![tg],
             ("AWS/EC2", "CPUUtilization") => vec![vec!["AutoScalingGroupName"]],
             ("AWS/AutoScaling", "GroupInServiceInstances") => vec![vec!["AutoScalingGroupName"]],
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible" | "ApproximateAgeOfOldestMessage") => {
+                vec![vec!["QueueName"]]
+            }
             _ => vec![],
         }
     }
@@ -277,6 +336,7 @@ mod tests {
             Source::LoadBalancer => "AWS::ElasticLoadBalancingV2::LoadBalancer",
             Source::TargetGroup => "AWS::ElasticLoadBalancingV2::TargetGroup",
             Source::Group => "AWS::AutoScaling::AutoScalingGroup",
+            Source::Queue => "String",
         }
     }
 
@@ -284,7 +344,8 @@ mod tests {
     fn every_metric_exists_on_the_resource_it_points_at() {
         let template: Value = serde_json::from_str(APP_TEMPLATE).unwrap();
         let resources = &template["Resources"];
-        for graph in GRAPHS {
+        let parameters = &template["Parameters"];
+        for graph in GRAPHS.iter().chain(QUEUE_GRAPHS) {
             for m in graph.metrics {
                 let names: Vec<&str> = m.dimensions.iter().map(|(d, _)| *d).collect();
                 assert!(
@@ -294,8 +355,13 @@ mod tests {
                     m.name
                 );
                 for (dimension, source) in m.dimensions {
+                    let declared = if *source == Source::Queue {
+                        &parameters[source.resource()]
+                    } else {
+                        &resources[source.resource()]
+                    };
                     assert_eq!(
-                        resources[source.resource()]["Type"],
+                        declared["Type"],
                         source_type(*source),
                         "{} of {} reads {}",
                         dimension,
@@ -328,60 +394,82 @@ mod tests {
     fn every_reference_names_a_template_resource_and_every_alarm_is_shown() {
         let template: Value = serde_json::from_str(APP_TEMPLATE).unwrap();
         let resources = template["Resources"].as_object().unwrap();
-        let variables = template.pointer(VARIABLES).unwrap();
-        assert_eq!(
-            variables["TargetGroupFullName"],
-            json!({ "Fn::Select": [5, { "Fn::Split": [":", { "Ref": "TargetGroup" }] }] }),
-            "arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID ends in the full name"
-        );
-        let body = body();
-        let refs: BTreeSet<&str> = body
-            .split("${")
-            .skip(1)
-            .map(|r| r.split('}').next().unwrap())
-            .collect();
-        for r in &refs {
-            let (resource, attribute) = r.split_once('.').unwrap_or((r, ""));
-            if matches!(
-                resource,
-                "AWS::Region" | "AWS::Partition" | "AWS::AccountId"
-            ) || variables.get(resource).is_some()
-            {
-                continue;
-            }
-            assert!(
-                resources.contains_key(resource),
-                "${{{r}}} names no resource"
+        let parameters = template["Parameters"].as_object().unwrap();
+        for queue in [true, false] {
+            let variables = template.pointer(&variables(queue)).unwrap();
+            assert_eq!(
+                variables["TargetGroupFullName"],
+                json!({ "Fn::Select": [5, { "Fn::Split": [":", { "Ref": "TargetGroup" }] }] }),
+                "arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID ends in the full name"
             );
-            let kind = resources[resource]["Type"].as_str().unwrap();
-            let ok = match attribute {
-                "" => matches!(
-                    kind,
-                    "AWS::AutoScaling::AutoScalingGroup" | "AWS::CloudWatch::Alarm"
-                ),
-                "LoadBalancerFullName" => kind == "AWS::ElasticLoadBalancingV2::LoadBalancer",
-                _ => false,
-            };
-            assert!(ok, "${{{r}}} is not an attribute of a {kind}");
+            let body = body(queue);
+            let refs: BTreeSet<&str> = body
+                .split("${")
+                .skip(1)
+                .map(|r| r.split('}').next().unwrap())
+                .collect();
+            for r in &refs {
+                let (resource, attribute) = r.split_once('.').unwrap_or((r, ""));
+                if matches!(
+                    resource,
+                    "AWS::Region" | "AWS::Partition" | "AWS::AccountId"
+                ) || variables.get(resource).is_some()
+                {
+                    continue;
+                }
+                if resource == "QueueName" {
+                    assert!(queue, "only a queue-scaled body names the queue");
+                    assert!(parameters.contains_key(resource));
+                    continue;
+                }
+                assert!(
+                    resources.contains_key(resource),
+                    "${{{r}}} names no resource"
+                );
+                let resource = &resources[resource];
+                let kind = resource["Type"].as_str().unwrap();
+                let ok = match attribute {
+                    "" => matches!(
+                        kind,
+                        "AWS::AutoScaling::AutoScalingGroup" | "AWS::CloudWatch::Alarm"
+                    ),
+                    "LoadBalancerFullName" => kind == "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                    _ => false,
+                };
+                assert!(ok, "${{{r}}} is not an attribute of a {kind}");
+                // A body may name only what exists in its mode.
+                let wanted = if queue { "ScaleOnCpu" } else { "ScaleOnQueue" };
+                assert_ne!(resource["Condition"], wanted, "${{{r}}}");
+            }
+            let parsed: Value = serde_json::from_str(&body).unwrap();
+            let graphs = GRAPHS.len() + if queue { QUEUE_GRAPHS.len() } else { 0 };
+            assert_eq!(parsed["widgets"].as_array().unwrap().len(), graphs + 1);
         }
         let alarms: BTreeSet<&str> = resources
             .iter()
             .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
             .map(|(id, _)| id.as_str())
             .collect();
-        assert_eq!(alarms, ALARMS.into_iter().collect());
-        let parsed: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(
-            parsed["widgets"].as_array().unwrap().len(),
-            GRAPHS.len() + 1
-        );
+        let shown: BTreeSet<&str> = ALARMS
+            .into_iter()
+            .chain(CPU_ALARMS)
+            .chain(QUEUE_ALARMS)
+            .collect();
+        assert_eq!(alarms, shown);
     }
 
     #[test]
-    fn the_body_fills_the_templates_slot_once() {
+    fn the_bodies_fill_the_templates_slots_once() {
         let mut template: Value = serde_json::from_str(APP_TEMPLATE).unwrap();
         fill(&mut template).unwrap();
-        assert_eq!(template.pointer(BODY_SLOT).unwrap(), &Value::String(body()));
+        for queue in [true, false] {
+            assert_eq!(
+                template.pointer(&slot(queue)).unwrap(),
+                &Value::String(body(queue))
+            );
+        }
+        assert!(body(true).contains("ApproximateAgeOfOldestMessage"));
+        assert!(!body(false).contains("AWS/SQS"));
         assert!(fill(&mut template).is_err());
     }
 }

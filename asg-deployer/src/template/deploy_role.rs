@@ -16,7 +16,7 @@ mod tests {
     use super::DEPLOY_ROLE_TEMPLATE;
 
     /// The fields of `aws::Clients` and the IAM prefix of their service.
-    const SERVICES: [(&str, &str); 8] = [
+    const SERVICES: [(&str, &str); 9] = [
         ("cfn", "cloudformation"),
         ("s3", "s3"),
         ("ec2", "ec2"),
@@ -25,6 +25,7 @@ mod tests {
         ("elb", "elasticloadbalancing"),
         ("cloudwatch", "cloudwatch"),
         ("sts", "sts"),
+        ("sqs", "sqs"),
     ];
 
     /// Operations whose IAM action is not the operation's own name, and the ones IAM does not

@@ -4,14 +4,15 @@
 pub mod dashboard;
 pub mod deploy_role;
 pub mod diagram;
+pub mod queue_scaling;
 pub mod user_data;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::config::Deploy;
 use crate::config::fetch_binary::Install;
+use crate::config::{Deploy, ScaleOn};
 use crate::error::Error;
 #[cfg(test)]
 use crate::template::user_data::{
@@ -176,6 +177,20 @@ pub fn parameters(d: &Deploy, r: &Resolved) -> BTreeMap<String, String> {
                 .or_else(|| r.notify_topic.clone())
                 .unwrap_or_default(),
         ),
+        (
+            "ScaleOn",
+            match d.scaling.on {
+                ScaleOn::Cpu => "cpu",
+                ScaleOn::Queue(_) => "sqs",
+            }
+            .to_string(),
+        ),
+        (
+            "QueueName",
+            d.scaling.on.queue().unwrap_or_default().to_string(),
+        ),
+        ("ScaleUpMessages", d.scaling.up_messages.to_string()),
+        ("ScaleDownMessages", d.scaling.down_messages.to_string()),
         ("ScaleUpThreshold", d.scaling.up_cpu.to_string()),
         ("ScaleDownThreshold", d.scaling.down_cpu.to_string()),
         ("ScalingPeriodSeconds", d.scaling.period_seconds.to_string()),
@@ -407,7 +422,11 @@ mod tests {
         assert_eq!(lt["BlockDeviceMappings"][0]["Ebs"]["VolumeType"], "gp3");
         let policy = &resource(&t, "InstanceRole")["Properties"]["Policies"][0]["PolicyDocument"];
         let statements = policy["Statement"].as_array().unwrap();
-        assert_eq!(statements.len(), 2, "the role may do two things only");
+        assert_eq!(
+            statements.len(),
+            3,
+            "the role may do two things, three on a queue"
+        );
         assert_eq!(statements[0]["Action"], "s3:GetObject");
         assert!(
             statements[0]["Resource"]["Fn::Sub"]
@@ -417,6 +436,23 @@ mod tests {
         );
         assert_eq!(statements[1]["Action"], "cloudformation:SignalResource");
         assert_eq!(statements[1]["Resource"]["Ref"], "AWS::StackId");
+        let queue = &statements[2]["Fn::If"];
+        assert_eq!(queue[0], "ScaleOnQueue");
+        assert_eq!(queue[2]["Ref"], "AWS::NoValue");
+        assert_eq!(
+            queue[1]["Action"],
+            serde_json::json!([
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage"
+            ])
+        );
+        assert_eq!(
+            queue[1]["Resource"]["Fn::Sub"],
+            "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${QueueName}",
+            "that queue only"
+        );
     }
 
     #[test]

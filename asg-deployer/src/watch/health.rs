@@ -18,6 +18,9 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(1);
 /// Attempts at the HTTPS request; the load balancer may need a moment for new targets.
 const HTTP_ATTEMPTS: u32 = 3;
 
+/// What a queue-scaled group with no instance is: healthy, with nothing to check.
+pub const NO_INSTANCES_ON_A_QUEUE: &str = "no instances (queue-scaled, empty queue)";
+
 /// Runs the configured checks against the stack's outputs.
 pub async fn check(session: &Session<'_>, info: &StackInfo, build: u64) -> Result<(), Error> {
     let display = session.display;
@@ -33,6 +36,16 @@ pub async fn check(session: &Session<'_>, info: &StackInfo, build: u64) -> Resul
     };
     let group = output("GroupName")?;
     let target_group = output("TargetGroupArn")?;
+    if info.queue_scaled()
+        && target_states(session, &group, &target_group)
+            .await?
+            .is_empty()
+    {
+        display.line(format!(
+            "Health: {NO_INSTANCES_ON_A_QUEUE} in group {group}"
+        ));
+        return Ok(());
+    }
     let states = wait_for_targets(session, &group, &target_group).await?;
     display.line(format!(
         "Health: {} instance(s) of group {group} healthy in the target group ({})",
