@@ -68,8 +68,9 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value = "8MiB")]
     pub part_size: String,
 
-    /// The most connections one file may use for its parts [default: 8; for a server on this machine
-    /// (loopback, localhost) one per core in all]. Given explicitly, it holds for every server.
+    /// The connections one file uses for its parts. Without it a split file starts with 2 and adds
+    /// one while each addition raises its rate by at least half a connection's share, up to 16
+    /// (fewer when several big files share -j); given, the number is fixed.
     #[arg(short = 'x', long, value_name = "N")]
     pub max_connections_per_file: Option<usize>,
 

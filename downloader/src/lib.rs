@@ -187,12 +187,8 @@ async fn run_entries(
     let workers = config.jobs.min(queue.len());
     // Several big files at once share the `-j` connections rather than open `-x` each: past
     // that, more connections cost CPU on both ends and bring nothing.
-    let connections = transfer::layout::Connections::new(
-        config.connections_per_file,
-        config.jobs,
-        workers,
-        lanes.count(),
-    );
+    let connections =
+        transfer::layout::Connections::new(config.connections_per_file, config.jobs, workers);
     let pool = Arc::new(Pool {
         queue: Mutex::new(queue),
         settings: transfer::settings::Settings {

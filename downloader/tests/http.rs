@@ -455,16 +455,17 @@ async fn an_interrupted_run_is_resumed_by_the_next() {
     assert_eq!(hits[1].header("if-range"), Some("\"400000\""));
 }
 
-/// Fetches a 3 MiB file in 256 KiB parts from a route that answers after 100 ms, with `args`;
-/// returns how many parts were in flight at once.
-async fn parts_at_once(args: &[&str]) -> usize {
+/// Fetches a `size` file in 256 KiB parts from `route` (its body replaced), with `args`;
+/// returns how many requests waited out the route's latency at once, and how many connections
+/// fetch opened.
+async fn parts_at_once(size: usize, route: Route, args: &[&str]) -> (usize, usize) {
     let server = HttpServer::start().await;
-    let body = data(3 * 1024 * 1024, 5);
+    let body = data(size, 5);
     server.route(
         "/big.bin",
         Route {
-            latency: Duration::from_millis(100),
-            ..Route::file(body.clone())
+            body: body.clone().into(),
+            ..route
         },
     );
     let (_home, out, mut cmd) = quiet_fetch();
@@ -474,22 +475,38 @@ async fn parts_at_once(args: &[&str]) -> usize {
     let output = run(cmd).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), body);
-    server.most_at_once("/big.bin")
+    (server.most_at_once("/big.bin"), server.connections())
 }
 
 #[tokio::test]
-async fn a_server_on_this_machine_gets_one_connection_per_core() {
-    let cores = std::thread::available_parallelism().unwrap().get();
-    assert_eq!(
-        parts_at_once(&[]).await,
-        cores.min(8),
-        "without -x, a loopback server gets one part per core (at most 8) at once"
+async fn a_server_that_caps_each_connection_gets_more_connections() {
+    // 2 MiB/s per connection, as nginx's limit_rate sets, for 24 MiB: 2 parts would take 6 s.
+    let capped = Route {
+        rate: 2 * 1024 * 1024,
+        ..Route::file(Vec::new())
+    };
+    let (_, connections) = parts_at_once(24 * 1024 * 1024, capped, &[]).await;
+    assert!(
+        connections >= 5,
+        "without -x, each part that raises the rate by a connection's share brings another: {connections} connections"
     );
+}
+
+#[tokio::test]
+async fn x_fixes_the_parts_in_flight_from_the_start_and_a_fast_server_keeps_two() {
+    let slow = || Route {
+        latency: Duration::from_millis(100),
+        ..Route::file(Vec::new())
+    };
     assert_eq!(
-        parts_at_once(&["-x", "5"]).await,
+        parts_at_once(3 * 1024 * 1024, slow(), &["-x", "5"]).await.0,
         5,
-        "an explicit -x holds even for a loopback server"
+        "an explicit -x holds from the start"
     );
+    // 6 parts after 100 ms each, 2 at once: done (in about 0.3 s) before the first measurement
+    // ends (at 0.7 s).
+    let (at_once, _) = parts_at_once(1536 * 1024, slow(), &[]).await;
+    assert_eq!(at_once, 2, "a split file starts with 2 parts in flight");
 }
 
 #[tokio::test]

@@ -17,8 +17,8 @@ use crate::config::wanted::Wanted;
 use crate::error::{Error, Result};
 use crate::source::tls::CaCert;
 
-/// The most connections a file uses for its parts when `-x` is not given.
-pub const DEFAULT_CONNECTIONS_PER_FILE: usize = 8;
+/// The most connections a file's ramp may reach when `-x` is not given (aria2c's `-x` limit).
+pub const DEFAULT_CONNECTIONS_PER_FILE: usize = 16;
 
 /// Settings for s3:// URLs.
 #[derive(Debug, Clone, Default)]
@@ -57,9 +57,9 @@ pub struct Config {
     pub deadline: Option<Duration>,
     /// Size above which a file is split into ranged parts.
     pub part_size: u64,
-    /// Connections one file may use for its parts (at least 1), if `-x` was given; otherwise the
-    /// limit depends on whether the server is on this machine (see
-    /// [`crate::transfer::layout::Connections`]).
+    /// Connections one file uses for its parts (at least 1), if `-x` was given; otherwise the
+    /// number is measured while the file arrives, up to [`DEFAULT_CONNECTIONS_PER_FILE`] (see
+    /// [`crate::transfer::ramp`]).
     pub connections_per_file: Option<usize>,
     /// The whole run's download rate cap in bytes a second (`--limit-rate`).
     pub limit_rate: Option<u64>,

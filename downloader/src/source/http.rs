@@ -115,12 +115,6 @@ impl HttpSource {
         }
     }
 
-    /// See [`crate::source::Source::on_this_host`]: whether the URL names this machine. A redirect
-    /// elsewhere is not followed up: the first host decides.
-    pub fn on_this_host(&self) -> bool {
-        crate::source::host::is_this_host(&self.url)
-    }
-
     /// See [`crate::source::Source::get`]: a `Range` request validated with `If-Range`.
     pub async fn get(&self, range: Option<ByteRange>, validator: Option<&str>) -> Result<Reply> {
         let response = self.send(range, validator).await?;

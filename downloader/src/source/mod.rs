@@ -3,7 +3,6 @@
 
 pub mod cause;
 pub mod credentials;
-pub mod host;
 pub mod http;
 pub mod reply;
 pub mod s3;
@@ -47,14 +46,6 @@ impl Source {
         match self {
             Source::Http(_) => Ok(None),
             Source::S3(source) => source.head().await,
-        }
-    }
-
-    /// Whether the server runs on this machine, where its work and ours share the same cores.
-    pub fn on_this_host(&self) -> bool {
-        match self {
-            Source::Http(source) => source.on_this_host(),
-            Source::S3(source) => source.on_this_host(),
         }
     }
 }

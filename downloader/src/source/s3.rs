@@ -52,8 +52,6 @@ const FALLBACK_REGION: &str = "us-east-1";
 pub struct S3Clients {
     base: SdkConfig,
     endpoint_url: Option<String>,
-    /// Whether the endpoint runs on this machine (see [`crate::source::host::is_this_host`]).
-    endpoint_on_this_host: bool,
     /// The server in an error's sentence: "S3", or "S3 at HOST:PORT" for another endpoint.
     endpoint: String,
     idle_timeout: Duration,
@@ -116,9 +114,6 @@ impl S3Clients {
         let endpoint = base
             .endpoint_url()
             .and_then(|endpoint| url::Url::parse(endpoint).ok());
-        let endpoint_on_this_host = endpoint
-            .as_ref()
-            .is_some_and(crate::source::host::is_this_host);
         let endpoint = match endpoint
             .as_ref()
             .and_then(|url| Some((url.host_str()?, url.port_or_known_default()?)))
@@ -129,7 +124,6 @@ impl S3Clients {
         S3Clients {
             base,
             endpoint_url: settings.endpoint_url.clone(),
-            endpoint_on_this_host,
             endpoint,
             idle_timeout: config.idle_timeout,
             trust: trust_store(config),
@@ -321,11 +315,6 @@ impl S3Source {
             key,
             version_id,
         }
-    }
-
-    /// See [`crate::source::Source::on_this_host`]: whether the endpoint is on this machine.
-    pub fn on_this_host(&self) -> bool {
-        self.clients.endpoint_on_this_host
     }
 
     /// What a HeadObject tells before a download, as s5cmd and the AWS CLI ask it: the object's

@@ -26,37 +26,38 @@ const MAX_PARTS: u64 = 10_000;
 /// How many connections one split file may use.
 ///
 /// Parallel parts pay off when one connection cannot fill the path: a long round trip limits what
-/// a TCP window carries, and S3 caps each connection. A server on this machine shares its cores
-/// with us; every byte costs CPU at both ends, so past one connection per core in all more
-/// connections only add work (bench/RESULTS.md measures this).
+/// a TCP window carries, and S3, CDNs and proxies cap each connection. When the server's CPU is
+/// the limit (one on this machine shares our cores), more connections only add work. Which is the
+/// case is measured while the file arrives (see [`crate::transfer::ramp`]), unless `-x` fixes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Connections {
-    /// For a server on this machine (see [`crate::source::Source::on_this_host`]).
-    pub local: usize,
-    /// For any other.
-    pub remote: usize,
+    /// The most parts of one file in flight at once.
+    pub most: usize,
+    /// Whether `-x` fixed the number: then every split file uses `most`.
+    pub fixed: bool,
 }
 
 impl Connections {
-    /// `-x`, when given, holds for every server, and [`DEFAULT_CONNECTIONS_PER_FILE`] otherwise;
-    /// but never more than a file's fair part of the `jobs` connections when `files` run at once.
-    /// Without `-x`, a server on this machine gets a file's fair part of one connection per lane.
-    pub fn new(explicit: Option<usize>, jobs: usize, files: usize, lanes: usize) -> Connections {
-        let files = files.max(1);
-        let remote = explicit
+    /// `-x`, when given, or [`DEFAULT_CONNECTIONS_PER_FILE`], but never more than a file's fair
+    /// part of the `jobs` connections when `files` run at once.
+    pub fn new(explicit: Option<usize>, jobs: usize, files: usize) -> Connections {
+        let most = explicit
             .unwrap_or(DEFAULT_CONNECTIONS_PER_FILE)
-            .min(jobs / files)
+            .min(jobs / files.max(1))
             .max(1);
-        let local = match explicit {
-            Some(_) => remote,
-            None => (lanes / files).clamp(1, remote),
-        };
-        Connections { local, remote }
+        Connections {
+            most,
+            fixed: explicit.is_some(),
+        }
     }
 
-    /// The limit for a server on this machine (`local`) or elsewhere.
-    pub fn limit(self, local: bool) -> usize {
-        if local { self.local } else { self.remote }
+    /// The ramp one file's parts follow.
+    pub fn ramp(self) -> crate::transfer::ramp::Ramp {
+        if self.fixed {
+            crate::transfer::ramp::Ramp::fixed(self.most)
+        } else {
+            crate::transfer::ramp::Ramp::adaptive(self.most)
+        }
     }
 }
 
@@ -280,21 +281,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_server_on_this_machine_gets_one_connection_per_lane() {
-        // -j 16, one file, 2 lanes.
-        let one_file = Connections::new(None, 16, 1, 2);
-        assert_eq!(one_file.limit(true), 2);
-        assert_eq!(one_file.limit(false), DEFAULT_CONNECTIONS_PER_FILE);
-        // Four files at once share the lanes, and the -j connections.
-        let four_files = Connections::new(None, 16, 4, 2);
-        assert_eq!((four_files.limit(true), four_files.limit(false)), (1, 4));
-        // Never more than -x or the file's share of -j, never fewer than one.
-        assert_eq!(Connections::new(None, 16, 1, 32).limit(true), 8);
-        assert_eq!(Connections::new(None, 16, 32, 2).limit(false), 1);
-        assert_eq!(Connections::new(None, 16, 0, 0).limit(true), 1);
-        // An explicit -x holds for every server.
-        let explicit = Connections::new(Some(6), 16, 1, 2);
-        assert_eq!((explicit.limit(true), explicit.limit(false)), (6, 6));
+    fn files_at_once_share_the_connections_and_x_fixes_them() {
+        // -j 16, one file: the default most, found by the ramp.
+        let one_file = Connections::new(None, 16, 1);
+        assert_eq!(
+            (one_file.most, one_file.fixed),
+            (DEFAULT_CONNECTIONS_PER_FILE, false)
+        );
+        assert_eq!(one_file.ramp().target(), crate::transfer::ramp::START);
+        // Four files at once share the -j connections.
+        assert_eq!(Connections::new(None, 16, 4).most, 4);
+        // Never more than the file's share of -j, never fewer than one.
+        assert_eq!(Connections::new(None, 16, 32).most, 1);
+        assert_eq!(
+            Connections::new(None, 16, 0).most,
+            DEFAULT_CONNECTIONS_PER_FILE
+        );
+        // An explicit -x holds from the start.
+        let explicit = Connections::new(Some(6), 16, 1);
+        assert_eq!((explicit.most, explicit.fixed), (6, true));
+        assert_eq!(explicit.ramp().target(), 6);
+        assert!(explicit.ramp().settled());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod leftovers;
 mod part;
 pub mod paths;
+pub mod ramp;
 pub mod rate;
 mod retry;
 mod saver;
@@ -42,6 +43,9 @@ use crate::transfer::retry::{backoff, delay_before_retry, pause};
 use crate::transfer::saver::Saver;
 use crate::transfer::settings::Settings;
 use crate::transfer::verify::{check_file, file_has_md5};
+
+/// How often a split file's rate is read while its ramp may still change.
+const RAMP_TICK: Duration = Duration::from_millis(100);
 
 /// What a successful transfer produced.
 #[derive(Debug, Clone)]
@@ -397,9 +401,9 @@ impl Transfer<'_> {
         }
     }
 
-    /// How many parts of this file may be in flight at once.
+    /// The most parts of this file in flight at once, which the layout sizes its parts for.
     fn connections(&self) -> usize {
-        self.settings.connections.limit(self.source.on_this_host())
+        self.settings.connections.most
     }
 
     /// Runs every unfinished part, at most [`Self::connections`] at once, saving the state
@@ -476,14 +480,36 @@ impl Transfer<'_> {
                 lane,
             );
         };
-        // `self.connections()` parts at a time; each part starts on the lane least busy then.
+        // As many parts at a time as the ramp says, measured every few ticks while it can still
+        // change; each part starts on the lane least busy then.
+        let mut ramp = self.settings.connections.ramp();
         let mut pending = pending.into_iter();
         pending
             .by_ref()
-            .take(self.connections())
+            .take(ramp.target())
             .for_each(|index| launch(&mut tasks, index));
+        let started = tokio::time::Instant::now();
+        let mut ticks = tokio::time::interval(RAMP_TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
+        loop {
+            let joined = tokio::select! {
+                joined = tasks.join_next() => match joined {
+                    Some(joined) => joined,
+                    None => break,
+                },
+                _ = ticks.tick(), if !ramp.settled() && first_error.is_none() => {
+                    let target = ramp.observe(started.elapsed(), layout.done());
+                    if target > tasks.len() {
+                        tracing::debug!(url = %self.job.shown, parts = target, "adding a part in flight");
+                    }
+                    while tasks.len() < target {
+                        let Some(index) = pending.next() else { break };
+                        launch(&mut tasks, index);
+                    }
+                    continue;
+                }
+            };
             let outcome =
                 joined.unwrap_or_else(|e| Err(Error::Other(format!("a part crashed: {e}"))));
             match outcome {
@@ -495,7 +521,9 @@ impl Transfer<'_> {
                     if let Some(saver) = saver {
                         saver.part_done();
                     }
-                    if let Some(index) = pending.next() {
+                    // A part given back by the ramp is one not started again.
+                    while tasks.len() < ramp.target() {
+                        let Some(index) = pending.next() else { break };
                         launch(&mut tasks, index);
                     }
                 }
