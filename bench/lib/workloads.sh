@@ -1,9 +1,14 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # the paths set here are used by bench/run, which sources this file
-# The workloads of issue 3 (W0-W4 and the reference limits REF): their data, the peer tools each is
-# run with, each tool's command line at concurrency 16, and the check that a run's files are exact.
+# The workloads of issue 3 (W0-W4 and the reference limits REF) and issue 21 (W5, a server that caps
+# each connection): their data, the peer tools each is run with, each tool's command line at
+# concurrency 16, and the check that a run's files are exact.
 
-ALL_WORKLOADS=(W0 W1 W2 W3 W4 REF)
+ALL_WORKLOADS=(W0 W1 W2 W3 W4 W5 REF)
+
+# nginx's limit_rate on W5's server: per connection, low enough that the cap, not the two cores,
+# limits any tool that opens up to 16 connections (16 x 25 MiB/s = 400 MiB/s).
+CAPPED_RATE_MIB=25
 
 # Where each prepared workload's files are served from: what a run's output must equal.
 declare -A SOURCE_DIRS=()
@@ -18,6 +23,7 @@ workload_title() {
     W2) echo "W2 http-large: 4 files of 1 GiB" ;;
     W3) echo "W3 s3-small: 200 objects of 1 MiB" ;;
     W4) echo "W4 s3-large: one 2 GiB object" ;;
+    W5) echo "W5 http-capped: one 1 GiB file and four of 256 MiB, nginx capping each connection at $CAPPED_RATE_MIB MiB/s (limit_rate)" ;;
     REF) echo "REF limits: one 1 GiB file, single loopback stream (curl to /dev/null) from nginx and from s3s-fs, and tmpfs copy (cp), measured within the W2 and W4 rounds" ;;
   esac
 }
@@ -30,19 +36,25 @@ workload_bytes() {
     W2) echo $((4 * GiB)) ;;
     W3) echo $((200 * MiB)) ;;
     W4) echo $((2 * GiB)) ;;
+    W5) echo $((2 * GiB)) ;;
     REF) echo $GiB ;;
   esac
 }
 
-# The tools a workload is run with, fetch first. aria2c runs twice on W2: one connection per file,
-# and files split into 16 ranged connections (the issue asks for the better of the two). REF's stream
-# from s3s-fs is measured when that server runs (for W3 or W4): it is what one S3 stream can reach.
+# The tools a workload is run with, fetch first (and fetch-base, another build of fetch, beside it
+# when --fetch-base names one). aria2c runs twice on W2 and W5: one connection per file, and files
+# split into 16 ranged connections (the issue asks for the better of the two); on W5 wget2 and rclone
+# also run at their defaults and at their best documented flags for big files (wget2's
+# --chunk-size, rclone's --multi-thread-streams). REF's stream from s3s-fs is measured when that
+# server runs (for W3 or W4): it is what one S3 stream can reach.
 workload_tools() {
+  local base=${FETCH_BASE:+fetch-base }
   case $1 in
-    W0) echo "fetch curl" ;;
-    W1) echo "fetch curl aria2c wget2 rclone" ;;
-    W2) echo "fetch curl aria2c aria2c-split wget2 rclone" ;;
-    W3 | W4) echo "fetch s5cmd aws rclone" ;;
+    W0) echo "fetch ${base}curl" ;;
+    W1) echo "fetch ${base}curl aria2c wget2 rclone" ;;
+    W2) echo "fetch ${base}curl aria2c aria2c-split wget2 rclone" ;;
+    W3 | W4) echo "fetch ${base}s5cmd aws rclone" ;;
+    W5) echo "fetch ${base}curl aria2c aria2c-split wget2 wget2-split rclone rclone-multi" ;;
     REF) echo "curl-1stream ${S3_URL:+curl-s3-1stream }cp" ;;
   esac
 }
@@ -70,6 +82,10 @@ prepare_workload() {
     REF) python3 "$BENCH_DIR/lib/make_files.py" "$dir" 1 $GiB 'one.bin' ;;
     W3) python3 "$BENCH_DIR/lib/make_files.py" "$RUN_DIR/upload" 200 $MiB 'f%03d.bin' ;;
     W4) python3 "$BENCH_DIR/lib/make_files.py" "$RUN_DIR/upload" 1 $((2 * GiB)) 'big.bin' ;;
+    W5)
+      python3 "$BENCH_DIR/lib/make_files.py" "$dir" 1 $GiB 'big.bin'
+      python3 "$BENCH_DIR/lib/make_files.py" "$dir" 4 $((256 * MiB)) 'part%d.bin'
+      ;;
   esac
   if is_s3_workload "$w"; then
     run_s3_client "$S5CMD" --endpoint-url "$S3_URL" mb "s3://$S3_BUCKET" >/dev/null 2>&1 || true
@@ -80,7 +96,7 @@ prepare_workload() {
   else
     chmod -R a+rX "$dir"
     SOURCE_DIRS[$w]=$dir
-    (cd "$dir" && find . -type f -printf '%P\n' | sort) | sed "s|^|$HTTP_URL/${w,,}/|" >"$RUN_DIR/${w,,}.urls"
+    (cd "$dir" && find . -type f -printf '%P\n' | sort) | sed "s|^|$(http_url "$w")/${w,,}/|" >"$RUN_DIR/${w,,}.urls"
     sed 's/.*/url = "&"/' "$RUN_DIR/${w,,}.urls" >"$RUN_DIR/${w,,}.curl"
   fi
   if [ "$w" = REF ] && [ -n "${S3_URL:-}" ]; then
@@ -92,6 +108,11 @@ prepare_workload() {
   fi
   [ "$(du -sb "${SOURCE_DIRS[$w]}" | cut -f1)" -ge "$(workload_bytes "$w")" ] ||
     die "the $w source files in ${SOURCE_DIRS[$w]} are incomplete"
+}
+
+# The server a workload's files come from: W5's caps each connection.
+http_url() {
+  if [ "$1" = W5 ]; then echo "$CAPPED_URL"; else echo "$HTTP_URL"; fi
 }
 
 remove_workload() {
@@ -133,19 +154,26 @@ CONF
 
 # Sets CMD to the command line of tool $2 on workload $1, writing into directory $3.
 tool_command() {
-  local w=$1 tool=$2 out=$3 lw=${1,,}
+  local w=$1 tool=$2 out=$3 lw=${1,,} fetch=$FETCH
   local urls="$RUN_DIR/$lw.urls" curlcfg="$RUN_DIR/$lw.curl" s3="s3://$S3_BUCKET/$lw"
+  # fetch-base is fetch's command line with the other binary.
+  if [ "$tool" = fetch-base ]; then
+    tool=fetch fetch=$FETCH_BASE
+  fi
   case $w/$tool in
-    W0/fetch) CMD=("$FETCH" -q -u "$(cat "$urls")" -o "$out") ;;
+    W0/fetch) CMD=("$fetch" -q -u "$(cat "$urls")" -o "$out") ;;
     W0/curl) CMD=(curl -sSf -o "$out/one.bin" "$(cat "$urls")") ;;
-    W1/fetch | W2/fetch) CMD=("$FETCH" -q -j 16 -i "$urls" -o "$out") ;;
-    W1/curl | W2/curl) CMD=(curl -sSf --parallel --parallel-max 16 --remote-name-all --output-dir "$out" -K "$curlcfg") ;;
-    W1/aria2c | W2/aria2c) CMD=(aria2c -q -j 16 --file-allocation=none -d "$out" -i "$urls") ;;
-    W2/aria2c-split) CMD=(aria2c -q -j 16 -x 16 -s 16 -k 8M --file-allocation=none -d "$out" -i "$urls") ;;
-    W1/wget2 | W2/wget2) CMD=(wget2 -q --max-threads 16 -P "$out" -i "$urls") ;;
-    W1/rclone | W2/rclone) CMD=(rclone copy -q --transfers 16 --http-url "$HTTP_URL/$lw/" :http: "$out") ;;
-    W3/fetch) CMD=("$FETCH" -q -j 16 --endpoint-url "$S3_URL" -u "$s3/" -o "$out") ;;
-    W4/fetch) CMD=("$FETCH" -q -j 16 --endpoint-url "$S3_URL" -u "$s3/big.bin" -o "$out") ;;
+    W1/fetch | W2/fetch | W5/fetch) CMD=("$fetch" -q -j 16 -i "$urls" -o "$out") ;;
+    W1/curl | W2/curl | W5/curl) CMD=(curl -sSf --parallel --parallel-max 16 --remote-name-all --output-dir "$out" -K "$curlcfg") ;;
+    W1/aria2c | W2/aria2c | W5/aria2c) CMD=(aria2c -q -j 16 --file-allocation=none -d "$out" -i "$urls") ;;
+    W2/aria2c-split | W5/aria2c-split) CMD=(aria2c -q -j 16 -x 16 -s 16 -k 8M --file-allocation=none -d "$out" -i "$urls") ;;
+    W1/wget2 | W2/wget2 | W5/wget2) CMD=(wget2 -q --max-threads 16 -P "$out" -i "$urls") ;;
+    W5/wget2-split) CMD=(wget2 -q --max-threads 16 --chunk-size 16M -P "$out" -i "$urls") ;;
+    W1/rclone | W2/rclone | W5/rclone) CMD=(rclone copy -q --transfers 16 --http-url "$(http_url "$w")/$lw/" :http: "$out") ;;
+    W5/rclone-multi) CMD=(rclone copy -q --transfers 16 --multi-thread-streams 16 --multi-thread-cutoff 16M
+      --http-url "$CAPPED_URL/$lw/" :http: "$out") ;;
+    W3/fetch) CMD=("$fetch" -q -j 16 --endpoint-url "$S3_URL" -u "$s3/" -o "$out") ;;
+    W4/fetch) CMD=("$fetch" -q -j 16 --endpoint-url "$S3_URL" -u "$s3/big.bin" -o "$out") ;;
     W3/s5cmd) CMD=("$S5CMD" --numworkers 16 --endpoint-url "$S3_URL" cp "$s3/*" "$out/") ;;
     W4/s5cmd) CMD=("$S5CMD" --numworkers 16 --endpoint-url "$S3_URL" cp "$s3/big.bin" "$out/") ;;
     W3/aws) CMD=("$AWS" --endpoint-url "$S3_URL" s3 cp --quiet --recursive "$s3/" "$out/") ;;
