@@ -264,6 +264,8 @@ impl Pool {
     }
 
     async fn transfer(&self, job: Job) -> Outcome {
+        // Its share of the -j connections, while it runs (see transfer::layout::Connections).
+        let _transferring = self.settings.connections.transferring();
         let source = match &job.remote {
             Remote::Http { url, basic_auth } => Source::Http(source::http::HttpSource::new(
                 self.clients.http.clone(),

@@ -223,6 +223,11 @@ impl JobProgress {
         }
     }
 
+    /// The whole run's bytes so far, every file's: what a split file's ramp compares.
+    pub fn run_bytes(&self) -> u64 {
+        self.shared.bytes.load(Ordering::Relaxed)
+    }
+
     /// This file's bytes on disk so far: what a failed download got before it failed.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)

@@ -2,8 +2,8 @@
 //! far each has come (with the CRC of its bytes so far, when the file is checked against one), and
 //! the `.NAME.fetch-state` record of them from which a later run resumes.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -29,35 +29,68 @@ const MAX_PARTS: u64 = 10_000;
 /// a TCP window carries, and S3, CDNs and proxies cap each connection. When the server's CPU is
 /// the limit (one on this machine shares our cores), more connections only add work. Which is the
 /// case is measured while the file arrives (see [`crate::transfer::ramp`]), unless `-x` fixes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The files being transferred at once share the `-j` connections; a file's share grows as the
+/// others finish.
+#[derive(Debug, Clone)]
 pub struct Connections {
-    /// The most parts of one file in flight at once.
-    pub most: usize,
-    /// Whether `-x` fixed the number: then every split file uses `most`.
-    pub fixed: bool,
+    jobs: usize,
+    /// `-x`, within the first files' share of `-j`.
+    fixed: Option<usize>,
+    /// Files being transferred now.
+    active: Arc<AtomicUsize>,
 }
 
 impl Connections {
-    /// `-x`, when given, or [`DEFAULT_CONNECTIONS_PER_FILE`], but never more than a file's fair
-    /// part of the `jobs` connections when `files` run at once.
+    /// `-x` when given, or up to [`DEFAULT_CONNECTIONS_PER_FILE`] found by measuring; never more
+    /// than a file's fair part of the `jobs` connections (`-x` against the `files` that start at
+    /// once, a measured number against the files transferring at each moment).
     pub fn new(explicit: Option<usize>, jobs: usize, files: usize) -> Connections {
-        let most = explicit
-            .unwrap_or(DEFAULT_CONNECTIONS_PER_FILE)
-            .min(jobs / files.max(1))
-            .max(1);
         Connections {
-            most,
-            fixed: explicit.is_some(),
+            jobs: jobs.max(1),
+            fixed: explicit.map(|x| x.min(jobs / files.max(1)).max(1)),
+            active: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    /// The ramp one file's parts follow.
-    pub fn ramp(self) -> crate::transfer::ramp::Ramp {
-        if self.fixed {
-            crate::transfer::ramp::Ramp::fixed(self.most)
-        } else {
-            crate::transfer::ramp::Ramp::adaptive(self.most)
+    /// Counts a file as transferring until the guard is dropped.
+    pub fn transferring(&self) -> Transferring {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        Transferring(self.active.clone())
+    }
+
+    /// Files being transferred now (at least 1).
+    pub fn files(&self) -> usize {
+        self.active.load(Ordering::Relaxed).max(1)
+    }
+
+    /// The most parts one file may have in flight now.
+    pub fn most(&self) -> usize {
+        self.fixed.unwrap_or_else(|| {
+            DEFAULT_CONNECTIONS_PER_FILE
+                .min(self.jobs / self.files())
+                .max(1)
+        })
+    }
+
+    /// The ramp one file's parts follow, starting from its part of [`crate::transfer::ramp::START`].
+    pub fn ramp(&self) -> crate::transfer::ramp::Ramp {
+        match self.fixed {
+            Some(x) => crate::transfer::ramp::Ramp::fixed(x),
+            None => crate::transfer::ramp::Ramp::adaptive(
+                (crate::transfer::ramp::START / self.files()).max(1),
+                self.most(),
+            ),
         }
+    }
+}
+
+/// A file counted by [`Connections::transferring`].
+#[derive(Debug)]
+pub struct Transferring(Arc<AtomicUsize>);
+
+impl Drop for Transferring {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -282,26 +315,28 @@ mod tests {
 
     #[test]
     fn files_at_once_share_the_connections_and_x_fixes_them() {
-        // -j 16, one file: the default most, found by the ramp.
-        let one_file = Connections::new(None, 16, 1);
-        assert_eq!(
-            (one_file.most, one_file.fixed),
-            (DEFAULT_CONNECTIONS_PER_FILE, false)
-        );
-        assert_eq!(one_file.ramp().target(), crate::transfer::ramp::START);
-        // Four files at once share the -j connections.
-        assert_eq!(Connections::new(None, 16, 4).most, 4);
+        // -j 16, one file: the default most, found by the ramp from START.
+        let c = Connections::new(None, 16, 1);
+        let one = c.transferring();
+        assert_eq!(c.most(), DEFAULT_CONNECTIONS_PER_FILE);
+        assert_eq!(c.ramp().target(), crate::transfer::ramp::START);
+        // Four files at once share the -j connections and START; one each to begin with.
+        let others: Vec<_> = (0..3).map(|_| c.transferring()).collect();
+        assert_eq!((c.files(), c.most(), c.ramp().target()), (4, 4, 1));
+        // As they finish, the last one's share grows back.
+        drop(others);
+        assert_eq!((c.files(), c.most()), (1, DEFAULT_CONNECTIONS_PER_FILE));
+        drop(one);
+        assert_eq!(c.files(), 1, "never fewer than one");
         // Never more than the file's share of -j, never fewer than one.
-        assert_eq!(Connections::new(None, 16, 32).most, 1);
-        assert_eq!(
-            Connections::new(None, 16, 0).most,
-            DEFAULT_CONNECTIONS_PER_FILE
-        );
-        // An explicit -x holds from the start.
+        let many = Connections::new(None, 16, 32);
+        let _all: Vec<_> = (0..32).map(|_| many.transferring()).collect();
+        assert_eq!(many.most(), 1);
+        // An explicit -x holds from the start, within the first files' share of -j.
         let explicit = Connections::new(Some(6), 16, 1);
-        assert_eq!((explicit.most, explicit.fixed), (6, true));
-        assert_eq!(explicit.ramp().target(), 6);
+        assert_eq!((explicit.most(), explicit.ramp().target()), (6, 6));
         assert!(explicit.ramp().settled());
+        assert_eq!(Connections::new(Some(6), 16, 4).most(), 4);
     }
 
     #[test]

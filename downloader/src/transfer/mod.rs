@@ -39,6 +39,7 @@ use crate::stop::Stop;
 use crate::transfer::layout::Layout;
 use crate::transfer::part::PartWorker;
 use crate::transfer::paths::Paths;
+use crate::transfer::ramp::Reading;
 use crate::transfer::retry::{backoff, delay_before_retry, pause};
 use crate::transfer::saver::Saver;
 use crate::transfer::settings::Settings;
@@ -401,9 +402,9 @@ impl Transfer<'_> {
         }
     }
 
-    /// The most parts of this file in flight at once, which the layout sizes its parts for.
+    /// The most parts of this file in flight at once now, which the layout sizes its parts for.
     fn connections(&self) -> usize {
-        self.settings.connections.most
+        self.settings.connections.most()
     }
 
     /// Runs every unfinished part, at most [`Self::connections`] at once, saving the state
@@ -480,8 +481,8 @@ impl Transfer<'_> {
                 lane,
             );
         };
-        // As many parts at a time as the ramp says, measured every few ticks while it can still
-        // change; each part starts on the lane least busy then.
+        // As many parts at a time as the ramp says, read every tick; each part starts on the lane
+        // least busy then.
         let mut ramp = self.settings.connections.ramp();
         let mut pending = pending.into_iter();
         pending
@@ -498,8 +499,15 @@ impl Transfer<'_> {
                     Some(joined) => joined,
                     None => break,
                 },
-                _ = ticks.tick(), if !ramp.settled() && first_error.is_none() => {
-                    let target = ramp.observe(started.elapsed(), layout.done());
+                _ = ticks.tick(), if first_error.is_none() => {
+                    let connections = &self.settings.connections;
+                    let reading = Reading {
+                        file: layout.done(),
+                        run: self.progress.run_bytes(),
+                        files: connections.files(),
+                        most: connections.most(),
+                    };
+                    let target = ramp.observe(started.elapsed(), reading);
                     if target > tasks.len() {
                         tracing::debug!(url = %self.job.shown, parts = target, "adding a part in flight");
                     }
