@@ -68,9 +68,9 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value = "8MiB")]
     pub part_size: String,
 
-    /// The connections one file uses for its parts. Without it a split file starts with 2 and adds
-    /// one while each addition raises its rate by at least half a connection's share, up to 16
-    /// (fewer when several big files share -j); given, the number is fixed.
+    /// The connections one file uses for its parts. Without it a split file starts with 2 (one
+    /// when several run at once) and doubles them while that raises the run's rate by at least half
+    /// a connection's share for each one added, up to 16 or its share of -j; given, it is fixed.
     #[arg(short = 'x', long, value_name = "N")]
     pub max_connections_per_file: Option<usize>,
 

@@ -1,7 +1,7 @@
 //! How many parts of one split file are in flight, found by measuring rather than guessed from
-//! where the server is. A file starts with a few parts; while each part added raises the run's
-//! rate by a meaningful step (half of what each of the file's parts carried before), another is
-//! added, up to the file's most (its share of `-j`, which grows as the files beside it finish);
+//! where the server is. A file starts with a few parts; while the parts added raise the run's
+//! rate by a meaningful step (half of what each of the file's parts carried before, for each part
+//! added and each file transferring, as they ramp together), the number doubles, up to the file's most (its share of `-j`, which grows as the files beside it finish);
 //! the first addition that does not is given back and the number holds. Measuring the run, not
 //! the file, keeps a file from growing by taking a share from its siblings on a busy server. This
 //! finds many connections for a server that caps each one (S3, a CDN, nginx's `limit_rate`, a
@@ -28,9 +28,9 @@ const STEP: f64 = 0.5;
 /// Where the ramp is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
-    /// Measuring the current number; `before` is the file's and the run's rate with one part
-    /// fewer, if measured.
-    Measuring { before: Option<(f64, f64)> },
+    /// Measuring the current number; `before` is the number before the last addition, with the
+    /// file's and the run's rate then, if measured.
+    Measuring { before: Option<(usize, f64, f64)> },
     /// The number holds; `by_most` when it stopped at the file's most, which may rise later (as
     /// the files beside it finish) and let it grow again.
     Settled { by_most: bool },
@@ -161,15 +161,20 @@ impl Ramp {
         match before {
             // The first number measured: one more, if allowed.
             None => self.grow(now, file_rate, run_rate),
-            // The run gained at least half of what each of this file's parts carried before.
-            Some((file_before, run_before))
-                if run_rate - run_before >= STEP * file_before / (self.target - 1) as f64 =>
+            // The run gained at least half of what each of this file's parts carried before, for
+            // each part added and each file transferring: the files beside it ramp in the same
+            // windows, and the run's gain is theirs too.
+            Some((from, file_before, run_before))
+                if run_rate - run_before
+                    >= STEP * file_before / from as f64
+                        * (self.target - from) as f64
+                        * reading.files as f64 =>
             {
                 self.grow(now, file_rate, run_rate)
             }
-            // No step: back to the number that was as fast with one part fewer.
-            Some(_) => {
-                self.target -= 1;
+            // No step: back to the number that was as fast with fewer parts.
+            Some((from, _, _)) => {
+                self.target = from;
                 self.state = State::Settled { by_most: false };
             }
         }
@@ -186,9 +191,11 @@ impl Ramp {
             self.state = State::Settled { by_most: true };
             return;
         }
-        self.target += 1;
+        // Doubling, as TCP's slow start does: a file alone reaches 16 parts in four steps.
+        let from = self.target;
+        self.target = (from * 2).min(self.most);
         self.state = State::Measuring {
-            before: Some((file_rate, run_rate)),
+            before: Some((from, file_rate, run_rate)),
         };
         self.restart(now);
     }
@@ -203,14 +210,14 @@ mod tests {
     /// through.
     fn drive(ramp: &mut Ramp, rate: impl Fn(usize) -> f64, seconds: u64) -> Vec<usize> {
         let most = ramp.most;
-        drive_beside(ramp, |n| (rate(n), 0.0), |_| (1, most), seconds)
+        drive_beside(ramp, |n, _| (rate(n), 0.0), |_| (1, most), seconds)
     }
 
-    /// As [`drive`], with files beside this one: `rates(n)` is this file's rate and the others'
-    /// together, `files(t)` the files transferring and this file's most at time `t`.
+    /// As [`drive`], with files beside this one: `rates(n, t)` is this file's rate and the
+    /// others' together at time `t`, `files(t)` the files transferring and this file's most.
     fn drive_beside(
         ramp: &mut Ramp,
-        rates: impl Fn(usize) -> (f64, f64),
+        rates: impl Fn(usize, Duration) -> (f64, f64),
         files: impl Fn(Duration) -> (usize, usize),
         seconds: u64,
     ) -> Vec<usize> {
@@ -219,7 +226,7 @@ mod tests {
         let mut seen = vec![ramp.target()];
         while now < Duration::from_secs(seconds) {
             now += tick;
-            let (mine, others) = rates(ramp.target());
+            let (mine, others) = rates(ramp.target(), now);
             file += mine * tick.as_secs_f64();
             run += (mine + others) * tick.as_secs_f64();
             let (count, most) = files(now);
@@ -242,7 +249,7 @@ mod tests {
         // 30 MB/s per connection, no other limit.
         let mut ramp = Ramp::adaptive(START, 16);
         let seen = drive(&mut ramp, |n| 30e6 * n as f64, 20);
-        assert_eq!(seen, (2..=16).collect::<Vec<_>>());
+        assert_eq!(seen, [2, 4, 8, 16]);
         assert!(ramp.settled());
     }
 
@@ -250,7 +257,7 @@ mod tests {
     fn a_server_limited_by_its_cpu_keeps_few_parts() {
         // 1 GB/s whatever the number of connections: the first addition brings nothing.
         let mut ramp = Ramp::adaptive(START, 16);
-        assert_eq!(drive(&mut ramp, |_| 1e9, 5), [2, 3, 2]);
+        assert_eq!(drive(&mut ramp, |_| 1e9, 5), [2, 4, 2]);
         assert!(ramp.settled());
     }
 
@@ -259,7 +266,7 @@ mod tests {
         // Four files share a busy server's 1 GB/s by their parts: this one's share grows with
         // each part it adds, the run's rate does not.
         let mut ramp = Ramp::adaptive(1, 4);
-        let rates = |n: usize| {
+        let rates = |n: usize, _| {
             let mine = 1e9 * n as f64 / (n + 3) as f64;
             (mine, 1e9 - mine)
         };
@@ -269,18 +276,33 @@ mod tests {
 
     #[test]
     fn a_file_left_alone_grows_into_the_share_its_siblings_leave() {
-        // Capped connections; five files share -j 16 (3 each) until the four small ones finish
-        // at 2 s, then this one may have 16.
+        // Capped connections; five files share -j 16 (3 each), ramping alike, until the four
+        // small ones finish at 2 s; then this one may have 16.
         let mut ramp = Ramp::adaptive(1, 3);
-        let files = |t: Duration| {
-            if t < Duration::from_secs(2) {
-                (5, 3)
+        let alone = Duration::from_secs(2);
+        let files = |t: Duration| if t < alone { (5, 3) } else { (1, 16) };
+        let rates = |n: usize, t: Duration| {
+            let others = if t < alone {
+                4.0 * 25e6 * n as f64
             } else {
-                (1, 16)
-            }
+                0.0
+            };
+            (25e6 * n as f64, others)
         };
-        let seen = drive_beside(&mut ramp, |n| (25e6 * n as f64, 0.0), files, 20);
-        assert_eq!(seen, (1..=16).collect::<Vec<_>>());
+        let seen = drive_beside(&mut ramp, rates, files, 20);
+        assert_eq!(seen, [1, 2, 3, 6, 12, 16]);
+    }
+
+    #[test]
+    fn files_that_ramp_together_on_a_busy_server_all_stay_at_one() {
+        // Four files, each adding a part in the same windows: the run gains 10 %, far from half
+        // a part's share for each of the four.
+        let mut ramp = Ramp::adaptive(1, 4);
+        let rates = |n: usize, _| {
+            let run = if n > 1 { 1.1e9 } else { 1e9 };
+            (run / 4.0, run * 3.0 / 4.0)
+        };
+        assert_eq!(drive_beside(&mut ramp, rates, |_| (4, 4), 5), [1, 2, 1]);
     }
 
     #[test]
@@ -293,7 +315,7 @@ mod tests {
                 (4, 2)
             }
         };
-        let seen = drive_beside(&mut ramp, |_| (1e9, 0.0), files, 3);
+        let seen = drive_beside(&mut ramp, |_, _| (1e9, 0.0), files, 3);
         assert_eq!(seen.last(), Some(&2), "{seen:?}");
     }
 
@@ -308,24 +330,25 @@ mod tests {
                 200e6 * 0.9f64.powi(n as i32 - 2)
             }
         };
-        assert_eq!(drive(&mut ramp, rate, 5), [2, 3, 2]);
+        assert_eq!(drive(&mut ramp, rate, 5), [2, 4, 2]);
         assert!(ramp.settled());
     }
 
     #[test]
-    fn a_part_that_brings_less_than_half_a_share_is_given_back() {
+    fn parts_that_bring_less_than_half_a_share_each_are_given_back() {
         // Each part carries 40 MB/s until 4, then each one more brings 10 MB/s: a quarter share.
         let mut ramp = Ramp::adaptive(START, 16);
         let rate = |n: usize| 40e6 * n.min(4) as f64 + 10e6 * n.saturating_sub(4) as f64;
-        assert_eq!(drive(&mut ramp, rate, 10), [2, 3, 4, 5, 4]);
+        assert_eq!(drive(&mut ramp, rate, 10), [2, 4, 8, 4]);
     }
 
     #[test]
     fn the_ramp_stops_where_the_rate_stops_rising() {
-        // 25 MB/s per connection until a 150 MB/s link is full: 6 parts fill it, a 7th adds nothing.
+        // 25 MB/s per connection until a 150 MB/s link is full: from 4 parts to 8 brings two
+        // shares of four (kept), to 16 nothing (given back).
         let mut ramp = Ramp::adaptive(START, 16);
         let seen = drive(&mut ramp, |n| (25e6 * n as f64).min(150e6), 20);
-        assert_eq!(seen, [2, 3, 4, 5, 6, 7, 6]);
+        assert_eq!(seen, [2, 4, 8, 16, 8]);
         assert!(ramp.settled());
     }
 
@@ -359,6 +382,6 @@ mod tests {
         }
         // A full window after the first reading past the settle time.
         let (now, reading) = at(700, 60_000);
-        assert_eq!(ramp.observe(now, reading), 3);
+        assert_eq!(ramp.observe(now, reading), 4);
     }
 }
