@@ -1,11 +1,12 @@
 //! How many parts of one split file are in flight, found by measuring rather than guessed from
-//! where the server is. A file starts with a few parts; while the parts added raise the run's
-//! rate by a meaningful step (half of what each of the file's parts carried before, for each part
-//! added and each file transferring, as they ramp together), the number doubles, up to the file's most (its share of `-j`, which grows as the files beside it finish);
-//! the first addition that does not is given back and the number holds. Measuring the run, not
-//! the file, keeps a file from growing by taking a share from its siblings on a busy server. This
-//! finds many connections for a server that caps each one (S3, a CDN, nginx's `limit_rate`, a
-//! proxy) and few for one whose CPU is the limit (a server on this machine).
+//! where the server is. A file starts with a few parts and doubles them while that raises the
+//! run's rate by a meaningful step: half of what each of the file's parts carried before, for each
+//! part added and each file transferring (they ramp together). It stops at the file's most (its
+//! share of `-j`, which grows as the files beside it finish); the first doubling that does not pay
+//! is given back and the number holds. Measuring the run, not the file, keeps a file from growing
+//! by taking a share from its siblings on a busy server. This finds many connections for a server
+//! that caps each one (S3, a CDN, nginx's `limit_rate`, a proxy) and few for one whose CPU is the
+//! limit (a server on this machine).
 
 use std::time::Duration;
 
