@@ -160,7 +160,7 @@ impl Ramp {
         let rate = |to: u64, from: u64| to.saturating_sub(from) as f64 / span.as_secs_f64();
         let (file_rate, run_rate) = (rate(reading.file, since.file), rate(reading.run, since.run));
         match before {
-            // The first number measured: one more, if allowed.
+            // The first number measured: double it, if allowed.
             None => self.grow(now, file_rate, run_rate),
             // The run gained at least half of what each of this file's parts carried before, for
             // each part added and each file transferring: the files beside it ramp in the same
