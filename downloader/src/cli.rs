@@ -69,8 +69,9 @@ pub struct Cli {
     pub part_size: String,
 
     /// The connections one file uses for its parts. Without it a split file starts with 2 (one
-    /// when several run at once) and doubles them while that raises the run's rate by at least half
-    /// a connection's share for each one added, up to 16 or its share of -j; given, it is fixed.
+    /// when several run at once) and steps them up (x4, then x2 or x4) while that raises the run's
+    /// rate by at least half a connection's share for each one added, up to 16 or its share by
+    /// size of 64 (or of -j, if more) among the split files transferring; given, it is fixed.
     #[arg(short = 'x', long, value_name = "N")]
     pub max_connections_per_file: Option<usize>,
 

@@ -185,8 +185,8 @@ async fn run_entries(
         }
     }
     let workers = config.jobs.min(queue.len());
-    // Several big files at once share the `-j` connections rather than open `-x` each: past
-    // that, more connections cost CPU on both ends and bring nothing.
+    // Several big files at once share the run's connections rather than open `-x` each: a run
+    // stays polite to a server however many files it names.
     let connections =
         transfer::layout::Connections::new(config.connections_per_file, config.jobs, workers);
     let pool = Arc::new(Pool {
@@ -264,8 +264,6 @@ impl Pool {
     }
 
     async fn transfer(&self, job: Job) -> Outcome {
-        // Its share of the -j connections, while it runs (see transfer::layout::Connections).
-        let _transferring = self.settings.connections.transferring();
         let source = match &job.remote {
             Remote::Http { url, basic_auth } => Source::Http(source::http::HttpSource::new(
                 self.clients.http.clone(),

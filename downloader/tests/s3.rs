@@ -218,20 +218,38 @@ fn assert_refused_as_corrupt(output: &Output, out: &std::path::Path) {
 }
 
 #[tokio::test]
-async fn large_objects_come_in_parts_one_per_core_from_this_machine() {
-    let s3 = S3Server::start_slow(std::time::Duration::from_millis(100)).await;
-    let body = data(2 * 1024 * 1024 + 3, 42);
-    s3.put("bucket", "big.bin", body.clone()).await;
-    let fetcher = Fetcher::new(&s3);
+async fn an_endpoint_slow_to_answer_each_request_gets_more_parts_and_x_fixes_them() {
+    // 100 ms before each answer: every part in flight adds its share, whatever the address.
+    let latency = std::time::Duration::from_millis(100);
+    let body = data(8 * 1024 * 1024 + 3, 42);
     let flags = ["-q", "--json", "--part-size", "256KiB"];
+    let measured = S3Server::start_slow(latency).await;
+    measured.put("bucket", "big.bin", body.clone()).await;
+    let fetcher = Fetcher::new(&measured);
     let output = fetcher.run(&flags, &["s3://bucket/big.bin"]).await;
     assert_exit(&output, 0);
     assert_eq!(std::fs::read(fetcher.out.join("big.bin")).unwrap(), body);
-    let cores = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        (3..=16).contains(&measured.most_at_once()),
+        "more than the 2 parts a file starts with, at most 16: {}",
+        measured.most_at_once()
+    );
+
+    let fixed = S3Server::start_slow(latency).await;
+    fixed.put("bucket", "big.bin", body.clone()).await;
+    let fetcher = Fetcher::new(&fixed);
+    let output = fetcher
+        .run(
+            &[&flags[..], &["-x", "3"]].concat(),
+            &["s3://bucket/big.bin"],
+        )
+        .await;
+    assert_exit(&output, 0);
+    assert_eq!(std::fs::read(fetcher.out.join("big.bin")).unwrap(), body);
     assert_eq!(
-        s3.most_at_once(),
-        cores.min(8),
-        "an endpoint on 127.0.0.1 gets one part per core (at most 8) at once"
+        fixed.most_at_once(),
+        3,
+        "-x 3 holds from the first part to the last"
     );
 }
 

@@ -20,6 +20,13 @@ use crate::source::tls::CaCert;
 /// The most connections a file's ramp may reach when `-x` is not given (aria2c's `-x` limit).
 pub const DEFAULT_CONNECTIONS_PER_FILE: usize = 16;
 
+/// The most connections the split files of a run use for their parts together, or `-j` when that
+/// is more. A file's parts are bounded by its share of these. Past four files at 16 parts the
+/// share shrinks: enough for five files on a server that caps each connection at 25 MiB/s to
+/// reach what two cores can take in (aria2c and rclone at 16 each open 80), few enough that a run
+/// does not look like a flood to a server that counts its clients' connections.
+pub const RUN_CONNECTIONS: usize = 64;
+
 /// Settings for s3:// URLs.
 #[derive(Debug, Clone, Default)]
 pub struct S3Settings {

@@ -2,13 +2,13 @@
 //! far each has come (with the CRC of its bytes so far, when the file is checked against one), and
 //! the `.NAME.fetch-state` record of them from which a later run resumes.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::config::DEFAULT_CONNECTIONS_PER_FILE;
+use crate::config::{DEFAULT_CONNECTIONS_PER_FILE, RUN_CONNECTIONS};
 use crate::transfer::verify::RunningCrc;
 
 /// How many parts each connection of a split file gets at least, so that one slow part does not
@@ -29,68 +29,111 @@ const MAX_PARTS: u64 = 10_000;
 /// a TCP window carries, and S3, CDNs and proxies cap each connection. When the server's CPU is
 /// the limit (one on this machine shares our cores), more connections only add work. Which is the
 /// case is measured while the file arrives (see [`crate::transfer::ramp`]), unless `-x` fixes it.
-/// The files being transferred at once share the `-j` connections; a file's share grows as the
-/// others finish.
+/// The split files being transferred at once share [`RUN_CONNECTIONS`] (or `-j`, when more) in
+/// proportion to their sizes: a run ends with its last file, and the biggest is the one that
+/// would end it late. A file's share grows as the others finish.
 #[derive(Debug, Clone)]
 pub struct Connections {
-    jobs: usize,
-    /// `-x`, within the first files' share of `-j`.
+    /// The connections the run's split files share.
+    budget: usize,
+    /// `-x`, within the first files' share of the budget.
     fixed: Option<usize>,
-    /// Files being transferred now.
-    active: Arc<AtomicUsize>,
+    /// The split files being transferred now.
+    split: Arc<Mutex<Split>>,
+}
+
+/// The split files being transferred now: how many, their sizes added up, and their parts in
+/// flight.
+#[derive(Debug, Default)]
+struct Split {
+    files: usize,
+    bytes: u64,
+    parts: usize,
 }
 
 impl Connections {
     /// `-x` when given, or up to [`DEFAULT_CONNECTIONS_PER_FILE`] found by measuring; never more
-    /// than a file's fair part of the `jobs` connections (`-x` against the `files` that start at
-    /// once, a measured number against the files transferring at each moment).
+    /// than a file's part of the budget, [`RUN_CONNECTIONS`] or `jobs` if more (`-x` an equal part
+    /// among the `files` that start at once, a measured number a part by size among the split
+    /// files transferring at each moment).
     pub fn new(explicit: Option<usize>, jobs: usize, files: usize) -> Connections {
+        let budget = jobs.max(RUN_CONNECTIONS);
         Connections {
-            jobs: jobs.max(1),
-            fixed: explicit.map(|x| x.min(jobs / files.max(1)).max(1)),
-            active: Arc::new(AtomicUsize::new(0)),
+            budget,
+            fixed: explicit.map(|x| x.min(budget / files.max(1)).max(1)),
+            split: Arc::default(),
         }
     }
 
-    /// Counts a file as transferring until the guard is dropped.
-    pub fn transferring(&self) -> Transferring {
-        self.active.fetch_add(1, Ordering::Relaxed);
-        Transferring(self.active.clone())
+    /// Counts a split file of `size` bytes as transferring until the guard is dropped.
+    pub fn splitting(&self, size: u64) -> Splitting {
+        let mut split = self.split.lock().expect("split files lock");
+        split.files += 1;
+        split.bytes += size;
+        Splitting {
+            split: self.split.clone(),
+            size,
+            parts: 0,
+        }
     }
 
-    /// Files being transferred now (at least 1).
+    /// Split files being transferred now (at least 1).
     pub fn files(&self) -> usize {
-        self.active.load(Ordering::Relaxed).max(1)
+        self.split.lock().expect("split files lock").files.max(1)
     }
 
-    /// The most parts one file may have in flight now.
-    pub fn most(&self) -> usize {
+    /// The parts all split files have in flight now, as each last told its [`Splitting`].
+    pub fn parts(&self) -> usize {
+        self.split.lock().expect("split files lock").parts
+    }
+
+    /// The most parts a split file of `size` bytes may have in flight now.
+    pub fn most(&self, size: u64) -> usize {
         self.fixed.unwrap_or_else(|| {
-            DEFAULT_CONNECTIONS_PER_FILE
-                .min(self.jobs / self.files())
-                .max(1)
+            let all = self.split.lock().expect("split files lock").bytes.max(size);
+            let share = self.budget as u128 * u128::from(size) / u128::from(all.max(1));
+            DEFAULT_CONNECTIONS_PER_FILE.min(share as usize).max(1)
         })
     }
 
-    /// The ramp one file's parts follow, starting from its part of [`crate::transfer::ramp::START`].
-    pub fn ramp(&self) -> crate::transfer::ramp::Ramp {
+    /// The ramp a split file of `size` bytes follows, starting from its part of
+    /// [`crate::transfer::ramp::START`].
+    pub fn ramp(&self, size: u64) -> crate::transfer::ramp::Ramp {
         match self.fixed {
             Some(x) => crate::transfer::ramp::Ramp::fixed(x),
             None => crate::transfer::ramp::Ramp::adaptive(
                 (crate::transfer::ramp::START / self.files()).max(1),
-                self.most(),
+                self.most(size),
             ),
         }
     }
 }
 
-/// A file counted by [`Connections::transferring`].
+/// A split file counted by [`Connections::splitting`].
 #[derive(Debug)]
-pub struct Transferring(Arc<AtomicUsize>);
+pub struct Splitting {
+    split: Arc<Mutex<Split>>,
+    size: u64,
+    parts: usize,
+}
 
-impl Drop for Transferring {
+impl Splitting {
+    /// Counts `parts` in flight for this file from now on.
+    pub fn set_parts(&mut self, parts: usize) {
+        if parts != self.parts {
+            let mut split = self.split.lock().expect("split files lock");
+            split.parts = split.parts - self.parts + parts;
+            self.parts = parts;
+        }
+    }
+}
+
+impl Drop for Splitting {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let mut split = self.split.lock().expect("split files lock");
+        split.files -= 1;
+        split.bytes -= self.size;
+        split.parts -= self.parts;
     }
 }
 
@@ -314,29 +357,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn files_at_once_share_the_connections_and_x_fixes_them() {
+    fn split_files_share_the_connections_by_size_and_x_fixes_them() {
+        const GIB: u64 = 1 << 30;
         // -j 16, one file: the default most, found by the ramp from START.
         let c = Connections::new(None, 16, 1);
-        let one = c.transferring();
-        assert_eq!(c.most(), DEFAULT_CONNECTIONS_PER_FILE);
-        assert_eq!(c.ramp().target(), crate::transfer::ramp::START);
-        // Four files at once share the -j connections and START; one each to begin with.
-        let others: Vec<_> = (0..3).map(|_| c.transferring()).collect();
-        assert_eq!((c.files(), c.most(), c.ramp().target()), (4, 4, 1));
+        let big = c.splitting(GIB);
+        assert_eq!(c.most(GIB), DEFAULT_CONNECTIONS_PER_FILE);
+        assert_eq!(c.ramp(GIB).target(), crate::transfer::ramp::START);
+        // Four files of a quarter its size beside it: it keeps its 16 (half the bytes, 32), they
+        // get 8 each, and START is shared: one each to begin with.
+        let small: Vec<_> = (0..4).map(|_| c.splitting(GIB / 4)).collect();
+        assert_eq!(c.files(), 5);
+        assert_eq!((c.most(GIB), c.most(GIB / 4)), (16, RUN_CONNECTIONS / 8));
+        assert_eq!(c.ramp(GIB / 4).target(), 1);
+        let mut counted = c.splitting(GIB);
+        counted.set_parts(3);
+        counted.set_parts(5);
+        assert_eq!(c.parts(), 5);
+        drop(counted);
+        assert_eq!(c.parts(), 0);
+        // Eight files of one size: an equal share.
+        let more: Vec<_> = (0..3).map(|_| c.splitting(GIB / 4)).collect();
+        drop(big);
+        assert_eq!(c.most(GIB / 4), RUN_CONNECTIONS / 7);
         // As they finish, the last one's share grows back.
-        drop(others);
-        assert_eq!((c.files(), c.most()), (1, DEFAULT_CONNECTIONS_PER_FILE));
-        drop(one);
-        assert_eq!(c.files(), 1, "never fewer than one");
-        // Never more than the file's share of -j, never fewer than one.
-        let many = Connections::new(None, 16, 32);
-        let _all: Vec<_> = (0..32).map(|_| many.transferring()).collect();
-        assert_eq!(many.most(), 1);
-        // An explicit -x holds from the start, within the first files' share of -j.
+        drop(more);
+        drop(small);
+        assert_eq!((c.files(), c.most(GIB)), (1, DEFAULT_CONNECTIONS_PER_FILE));
+        // Never fewer than one, however many share; -j above the run's connections raises them.
+        let many = Connections::new(None, 16, 128);
+        let all: Vec<_> = (0..128).map(|_| many.splitting(GIB)).collect();
+        assert_eq!(many.most(GIB), 1);
+        drop(all);
+        let wide = Connections::new(None, 256, 64);
+        let _all: Vec<_> = (0..64).map(|_| wide.splitting(GIB)).collect();
+        assert_eq!(wide.most(GIB), 4);
+        // An explicit -x holds from the start, within an equal share among the first files.
         let explicit = Connections::new(Some(6), 16, 1);
-        assert_eq!((explicit.most(), explicit.ramp().target()), (6, 6));
-        assert!(explicit.ramp().settled());
-        assert_eq!(Connections::new(Some(6), 16, 4).most(), 4);
+        assert_eq!((explicit.most(GIB), explicit.ramp(GIB).target()), (6, 6));
+        assert!(explicit.ramp(GIB).settled() && explicit.ramp(GIB).is_fixed());
+        assert_eq!(
+            Connections::new(Some(16), 16, 5).most(GIB),
+            RUN_CONNECTIONS / 5
+        );
     }
 
     #[test]

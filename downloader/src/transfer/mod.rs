@@ -46,7 +46,7 @@ use crate::transfer::settings::Settings;
 use crate::transfer::verify::{check_file, file_has_md5};
 
 /// How often a split file's rate is read while its ramp may still change.
-const RAMP_TICK: Duration = Duration::from_millis(100);
+const RAMP_TICK: Duration = Duration::from_millis(50);
 
 /// What a successful transfer produced.
 #[derive(Debug, Clone)]
@@ -235,7 +235,7 @@ impl Transfer<'_> {
                 total,
                 end,
                 self.settings.part_size,
-                self.connections(),
+                self.settings.connections.most(total),
                 reply.validator,
             ),
             Extent::Partial { start, .. } => {
@@ -402,12 +402,7 @@ impl Transfer<'_> {
         }
     }
 
-    /// The most parts of this file in flight at once now, which the layout sizes its parts for.
-    fn connections(&self) -> usize {
-        self.settings.connections.most()
-    }
-
-    /// Runs every unfinished part, at most [`Self::connections`] at once, saving the state
+    /// Runs every unfinished part, as many at once as the ramp says, saving the state
     /// beside them (see `saver`) when the file can be resumed, split or not. `first_body`
     /// already carries the start of part 0.
     async fn fetch_parts(
@@ -483,7 +478,12 @@ impl Transfer<'_> {
         };
         // As many parts at a time as the ramp says, read every tick; each part starts on the lane
         // least busy then.
-        let mut ramp = self.settings.connections.ramp();
+        // Its share of the run's connections while its parts run, by its size.
+        let size = layout.total.unwrap_or_else(|| layout.done());
+        let connections = &self.settings.connections;
+        let mut splitting = connections.splitting(size);
+        let mut ramp = connections.ramp(size);
+        splitting.set_parts(ramp.target());
         let mut pending = pending.into_iter();
         pending
             .by_ref()
@@ -499,17 +499,19 @@ impl Transfer<'_> {
                     Some(joined) => joined,
                     None => break,
                 },
-                _ = ticks.tick(), if first_error.is_none() => {
-                    let connections = &self.settings.connections;
+                _ = ticks.tick(), if first_error.is_none() && !ramp.is_fixed() => {
                     let reading = Reading {
                         file: layout.done(),
                         run: self.progress.run_bytes(),
                         files: connections.files(),
-                        most: connections.most(),
+                        run_parts: connections.parts(),
+                        most: connections.most(size),
                     };
+                    let before = ramp.target();
                     let target = ramp.observe(started.elapsed(), reading);
-                    if target > tasks.len() {
-                        tracing::debug!(url = %self.job.shown, parts = target, "adding a part in flight");
+                    if target != before {
+                        splitting.set_parts(target);
+                        tracing::debug!(url = %self.job.shown, parts = target, files = reading.files, "parts in flight changed");
                     }
                     while tasks.len() < target {
                         let Some(index) = pending.next() else { break };
