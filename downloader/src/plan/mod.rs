@@ -102,9 +102,16 @@ pub fn parse(urls: &[String]) -> Vec<Entry> {
 pub fn parse_wanted(urls: &[Wanted]) -> Vec<Entry> {
     let mut seen = std::collections::HashSet::new();
     urls.iter()
-        .filter(|wanted| seen.insert(normalize(&wanted.url)))
-        .map(|wanted| {
-            let mut entry = parse_one(&wanted.url);
+        .filter_map(|wanted| {
+            // Parsed once: the form two spellings of one URL share, and the entry's source.
+            let parsed = Url::parse(&wanted.url);
+            let normal = parsed
+                .as_ref()
+                .map_or_else(|_| wanted.url.clone(), Url::to_string);
+            seen.insert(normal).then_some((wanted, parsed))
+        })
+        .map(|(wanted, parsed)| {
+            let mut entry = parse_one(&wanted.url, parsed);
             if let Entry::Job(job) = &mut entry {
                 if let Some(name) = &wanted.name {
                     job.target = PathBuf::from(name);
@@ -118,13 +125,9 @@ pub fn parse_wanted(urls: &[Wanted]) -> Vec<Entry> {
         .collect()
 }
 
-/// The form two spellings of the same URL share.
-fn normalize(raw: &str) -> String {
-    Url::parse(raw).map_or_else(|_| raw.to_string(), |u| u.to_string())
-}
-
-fn parse_one(raw: &str) -> Entry {
-    let url = match Url::parse(raw) {
+/// The entry for the URL `raw`, as `parsed` from it.
+fn parse_one(raw: &str, parsed: Result<Url, url::ParseError>) -> Entry {
+    let url = match parsed {
         Ok(url) => url,
         Err(e) => {
             return Entry::Rejected {
