@@ -36,17 +36,19 @@ pub async fn check(session: &Session<'_>, info: &StackInfo, build: u64) -> Resul
     };
     let group = output("GroupName")?;
     let target_group = output("TargetGroupArn")?;
-    if info.queue_scaled()
-        && target_states(session, &group, &target_group)
-            .await?
-            .is_empty()
-    {
-        display.line(format!(
-            "Health: {NO_INSTANCES_ON_A_QUEUE} in group {group}"
-        ));
-        return Ok(());
+    // A queue-scaled group may rightly be empty: one reading tells, and is the first of the wait.
+    let mut first = None;
+    if info.queue_scaled() {
+        let states = target_states(session, &group, &target_group).await?;
+        if states.is_empty() {
+            display.line(format!(
+                "Health: {NO_INSTANCES_ON_A_QUEUE} in group {group}"
+            ));
+            return Ok(());
+        }
+        first = Some(states);
     }
-    let states = wait_for_targets(session, &group, &target_group).await?;
+    let states = wait_for_targets(session, &group, &target_group, first).await?;
     display.line(format!(
         "Health: {} instance(s) of group {group} healthy in the target group ({})",
         states.len(),
@@ -98,14 +100,19 @@ pub fn client(ca_cert_pem: Option<&[u8]>) -> Result<reqwest::Client, Error> {
         .map_err(|e| Error::Unhealthy(format!("cannot build an HTTPS client: {e}")))
 }
 
-/// Polls until every instance of `group` is healthy in `target_group`, or the deadline.
+/// Polls until every instance of `group` is healthy in `target_group`, or the deadline; `first`
+/// is a reading taken just before, if any.
 async fn wait_for_targets(
     session: &Session<'_>,
     group: &str,
     target_group: &str,
+    mut first: Option<BTreeMap<String, String>>,
 ) -> Result<BTreeMap<String, String>, Error> {
     loop {
-        let states = target_states(session, group, target_group).await?;
+        let states = match first.take() {
+            Some(states) => states,
+            None => target_states(session, group, target_group).await?,
+        };
         let unhealthy: Vec<String> = states
             .iter()
             .filter(|(_, state)| state.as_str() != "healthy")
