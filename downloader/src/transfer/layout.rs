@@ -77,23 +77,19 @@ impl Connections {
         }
     }
 
-    /// Split files being transferred now (at least 1).
-    pub fn files(&self) -> usize {
-        self.split.lock().expect("split files lock").files.max(1)
-    }
-
-    /// The parts all split files have in flight now, as each last told its [`Splitting`].
-    pub fn parts(&self) -> usize {
-        self.split.lock().expect("split files lock").parts
-    }
-
-    /// The most parts a split file of `size` bytes may have in flight now.
-    pub fn most(&self, size: u64) -> usize {
-        self.fixed.unwrap_or_else(|| {
-            let all = self.split.lock().expect("split files lock").bytes.max(size);
-            let share = self.budget as u128 * u128::from(size) / u128::from(all.max(1));
+    /// What the split files share now, as a file of `size` bytes sees it, in one look.
+    pub fn share(&self, size: u64) -> Share {
+        let split = self.split.lock().expect("split files lock");
+        let most = self.fixed.unwrap_or_else(|| {
+            let all = split.bytes.max(size).max(1);
+            let share = self.budget as u128 * u128::from(size) / u128::from(all);
             DEFAULT_CONNECTIONS_PER_FILE.min(share as usize).max(1)
-        })
+        });
+        Share {
+            files: split.files.max(1),
+            parts: split.parts,
+            most,
+        }
     }
 
     /// The ramp a split file of `size` bytes follows, starting from its part of
@@ -101,12 +97,26 @@ impl Connections {
     pub fn ramp(&self, size: u64) -> crate::transfer::ramp::Ramp {
         match self.fixed {
             Some(x) => crate::transfer::ramp::Ramp::fixed(x),
-            None => crate::transfer::ramp::Ramp::adaptive(
-                (crate::transfer::ramp::START / self.files()).max(1),
-                self.most(size),
-            ),
+            None => {
+                let share = self.share(size);
+                crate::transfer::ramp::Ramp::adaptive(
+                    (crate::transfer::ramp::START / share.files).max(1),
+                    share.most,
+                )
+            }
         }
     }
+}
+
+/// What the split files of a run share at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// Split files being transferred (at least 1).
+    pub files: usize,
+    /// Their parts in flight, as each last told its [`Splitting`].
+    pub parts: usize,
+    /// The most parts the file asking may have in flight.
+    pub most: usize,
 }
 
 /// A split file counted by [`Connections::splitting`].
@@ -362,42 +372,49 @@ mod tests {
         // -j 16, one file: the default most, found by the ramp from START.
         let c = Connections::new(None, 16, 1);
         let big = c.splitting(GIB);
-        assert_eq!(c.most(GIB), DEFAULT_CONNECTIONS_PER_FILE);
+        assert_eq!(c.share(GIB).most, DEFAULT_CONNECTIONS_PER_FILE);
         assert_eq!(c.ramp(GIB).target(), crate::transfer::ramp::START);
         // Four files of a quarter its size beside it: it keeps its 16 (half the bytes, 32), they
         // get 8 each, and START is shared: one each to begin with.
         let small: Vec<_> = (0..4).map(|_| c.splitting(GIB / 4)).collect();
-        assert_eq!(c.files(), 5);
-        assert_eq!((c.most(GIB), c.most(GIB / 4)), (16, RUN_CONNECTIONS / 8));
+        assert_eq!(c.share(GIB).files, 5);
+        assert_eq!(
+            (c.share(GIB).most, c.share(GIB / 4).most),
+            (16, RUN_CONNECTIONS / 8)
+        );
         assert_eq!(c.ramp(GIB / 4).target(), 1);
         let mut counted = c.splitting(GIB);
         counted.set_parts(3);
         counted.set_parts(5);
-        assert_eq!(c.parts(), 5);
+        assert_eq!(c.share(GIB).parts, 5);
         drop(counted);
-        assert_eq!(c.parts(), 0);
+        assert_eq!(c.share(GIB).parts, 0);
         // Eight files of one size: an equal share.
         let more: Vec<_> = (0..3).map(|_| c.splitting(GIB / 4)).collect();
         drop(big);
-        assert_eq!(c.most(GIB / 4), RUN_CONNECTIONS / 7);
+        assert_eq!(c.share(GIB / 4).most, RUN_CONNECTIONS / 7);
         // As they finish, the last one's share grows back.
         drop(more);
         drop(small);
-        assert_eq!((c.files(), c.most(GIB)), (1, DEFAULT_CONNECTIONS_PER_FILE));
+        let alone = c.share(GIB);
+        assert_eq!((alone.files, alone.most), (1, DEFAULT_CONNECTIONS_PER_FILE));
         // Never fewer than one, however many share; -j above the run's connections raises them.
         let many = Connections::new(None, 16, 128);
         let all: Vec<_> = (0..128).map(|_| many.splitting(GIB)).collect();
-        assert_eq!(many.most(GIB), 1);
+        assert_eq!(many.share(GIB).most, 1);
         drop(all);
         let wide = Connections::new(None, 256, 64);
         let _all: Vec<_> = (0..64).map(|_| wide.splitting(GIB)).collect();
-        assert_eq!(wide.most(GIB), 4);
+        assert_eq!(wide.share(GIB).most, 4);
         // An explicit -x holds from the start, within an equal share among the first files.
         let explicit = Connections::new(Some(6), 16, 1);
-        assert_eq!((explicit.most(GIB), explicit.ramp(GIB).target()), (6, 6));
+        assert_eq!(
+            (explicit.share(GIB).most, explicit.ramp(GIB).target()),
+            (6, 6)
+        );
         assert!(explicit.ramp(GIB).settled() && explicit.ramp(GIB).is_fixed());
         assert_eq!(
-            Connections::new(Some(16), 16, 5).most(GIB),
+            Connections::new(Some(16), 16, 5).share(GIB).most,
             RUN_CONNECTIONS / 5
         );
     }

@@ -235,7 +235,7 @@ impl Transfer<'_> {
                 total,
                 end,
                 self.settings.part_size,
-                self.settings.connections.most(total),
+                self.settings.connections.share(total).most,
                 reply.validator,
             ),
             Extent::Partial { start, .. } => {
@@ -476,9 +476,8 @@ impl Transfer<'_> {
                 lane,
             );
         };
-        // As many parts at a time as the ramp says, read every tick; each part starts on the lane
-        // least busy then.
-        // Its share of the run's connections while its parts run, by its size.
+        // Its share of the run's connections while its parts run, by its size; as many parts at a
+        // time as the ramp says, read every tick; each part starts on the lane least busy then.
         let size = layout.total.unwrap_or_else(|| layout.done());
         let connections = &self.settings.connections;
         let mut splitting = connections.splitting(size);
@@ -500,12 +499,13 @@ impl Transfer<'_> {
                     None => break,
                 },
                 _ = ticks.tick(), if first_error.is_none() && !ramp.is_fixed() => {
+                    let share = connections.share(size);
                     let reading = Reading {
                         file: layout.done(),
                         run: self.progress.run_bytes(),
-                        files: connections.files(),
-                        run_parts: connections.parts(),
-                        most: connections.most(size),
+                        files: share.files,
+                        run_parts: share.parts,
+                        most: share.most,
                     };
                     let before = ramp.target();
                     let target = ramp.observe(started.elapsed(), reading);
